@@ -1,0 +1,124 @@
+"""The envelope every event travels in, and the registry that maps (type, version) to a payload model."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Event(BaseModel):
+    """Base class of every event payload. Subclasses set ``event_type`` and ``event_version``.
+
+    Payloads are frozen and reject unknown fields, so a producer cannot smuggle data past the contract.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    event_version: ClassVar[int]
+    # True for requests that someone must act on (publishing them with no queue bound is an error); False for
+    # announcements that may have no subscriber yet (published, and dropped by the broker if nobody listens).
+    must_route: ClassVar[bool] = True
+
+    @classmethod
+    def routing_key(cls) -> str:
+        return f"{cls.event_type}.v{cls.event_version}"
+
+
+PayloadT = TypeVar("PayloadT", bound=Event)
+
+
+class Envelope(BaseModel, Generic[PayloadT]):
+    """Metadata common to every message on the bus; ``payload`` is the typed event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    version: int = Field(ge=1)
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: str
+    causation_id: str | None = None
+    producer: str
+    payload: PayloadT
+
+    @property
+    def routing_key(self) -> str:
+        return f"{self.type}.v{self.version}"
+
+
+class UnknownEvent(Exception):
+    """The (type, version) pair is not registered: the message belongs in a dead-letter queue."""
+
+
+class InvalidEvent(Exception):
+    """The message could not be decoded into its registered model."""
+
+
+_REGISTRY: dict[tuple[str, int], type[Event]] = {}
+
+
+def register(model: type[Event]) -> type[Event]:
+    key = (model.event_type, model.event_version)
+    if key in _REGISTRY and _REGISTRY[key] is not model:
+        raise ValueError(f"event {key} registered twice")
+    _REGISTRY[key] = model
+    return model
+
+
+def registered_events() -> dict[tuple[str, int], type[Event]]:
+    return dict(_REGISTRY)
+
+
+def model_for_routing_key(routing_key: str) -> type[Event] | None:
+    """The registered model for ``<type>.v<version>``, or None."""
+    event_type, _, version = routing_key.rpartition(".v")
+    if not version.isdigit():
+        return None
+    return _REGISTRY.get((event_type, int(version)))
+
+
+def new_envelope(
+    payload: Event,
+    *,
+    producer: str,
+    correlation_id: str,
+    causation_id: str | None = None,
+) -> Envelope[Any]:
+    return Envelope[type(payload)](  # type: ignore[misc]
+        type=payload.event_type,
+        version=payload.event_version,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        producer=producer,
+        payload=payload,
+    )
+
+
+def decode(raw: bytes | str) -> Envelope[Any]:
+    """Parse a message body into a typed envelope.
+
+    Raises ``InvalidEvent`` for undecodable bodies and ``UnknownEvent`` for unregistered type/version pairs.
+    """
+    try:
+        head = _Head.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidEvent(f"not an event envelope: {exc.errors()[0]['msg']}") from exc
+    model = _REGISTRY.get((head.type, head.version))
+    if model is None:
+        raise UnknownEvent(f"unknown event {head.type} v{head.version}")
+    try:
+        return Envelope[model].model_validate_json(raw)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidEvent(f"{head.type} v{head.version} invalid at {where}: {first['msg']}") from exc
+
+
+class _Head(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: str
+    version: int
