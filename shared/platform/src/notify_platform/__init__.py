@@ -1,0 +1,1 @@
+"""Shared runtime for every Notify service: settings, logging, broker, outbox, DB, health, metrics."""

@@ -1,0 +1,165 @@
+"""The exactly-once send ledger every delivery service keeps (one row per notification, ever).
+
+A batch first *claims* its notifications (committed before any provider call). A notification already ``sent``
+or ``failed`` is skipped on redelivery; one left ``claimed`` by a crash is handed to the service's ``deliver`` with
+``resumed=True`` (to look it up at the provider, or resend idempotently). The send's record and its status reports
+are written in one transaction, through the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from notify_contracts import Envelope, NotificationStatusReportedV1, new_envelope
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select, update
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.engine import Connection
+
+from . import outbox
+from .db import Database
+
+
+@dataclass
+class Outcome:
+    """What one delivery attempt came to. No ``provider_reference`` means it failed for good."""
+
+    envelope: Envelope[Any]
+    provider: str | None
+    provider_reference: str | None
+    sent_at: datetime | None
+    statuses: tuple[str, ...]  # reported in this order
+    detail: str | None = None
+
+
+Deliver = Callable[[Envelope[Any], bool], Awaitable[Outcome]]
+
+
+class SendLedger:
+    def __init__(self, db: Database, table: Table, outbox_table: Table, *, producer: str) -> None:
+        self.db = db
+        self.table = table
+        self.outbox_table = outbox_table
+        self.producer = producer
+
+    def claim(self, conn: Connection, envelopes: Sequence[Envelope[Any]]) -> dict[Any, str]:
+        """Claim every notification of the batch; returns the state each one had *before* this batch."""
+        t = self.table
+        ids = [e.payload.notification_id for e in envelopes]
+        before = {
+            row.notification_id: row.state
+            for row in conn.execute(
+                select(t.c.notification_id, t.c.state).where(t.c.notification_id.in_(ids))
+            )
+        }
+        fresh = [
+            {
+                "notification_id": e.payload.notification_id,
+                "service_id": e.payload.service_id,
+                "state": "claimed",
+                "correlation_id": e.correlation_id,
+            }
+            for e in envelopes
+            if e.payload.notification_id not in before
+        ]
+        if fresh:
+            conn.execute(insert(t).values(fresh).on_conflict_do_nothing(index_elements=["notification_id"]))
+        return before
+
+    def record(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
+        events = []
+        for o in outcomes:
+            values: dict[str, Any] = {
+                "state": "sent" if o.provider_reference else "failed",
+                "provider_reference": o.provider_reference,
+                "sent_at": o.sent_at,
+            }
+            if "provider" in self.table.c:
+                values["provider"] = o.provider
+            conn.execute(
+                update(self.table)
+                .where(self.table.c.notification_id == o.envelope.payload.notification_id)
+                .values(**values)
+            )
+            now = datetime.now(UTC)
+            for i, status in enumerate(o.statuses):
+                events.append(
+                    new_envelope(
+                        NotificationStatusReportedV1(
+                            notification_id=o.envelope.payload.notification_id,
+                            status=status,
+                            provider=o.provider,
+                            provider_reference=o.provider_reference,
+                            sent_at=o.sent_at,
+                            # Reports made at once (research mode) keep their order explicit.
+                            reported_at=now.replace(microsecond=min(now.microsecond + i, 999999)),
+                            detail=o.detail,
+                        ),
+                        producer=self.producer,
+                        correlation_id=o.envelope.correlation_id,
+                        causation_id=str(o.envelope.event_id),
+                    )
+                )
+        outbox.write(conn, self.outbox_table, events)
+
+    async def handle(self, batch: Sequence[Envelope[Any]], deliver: Deliver) -> int:
+        """Claim, deliver what needs delivering (concurrently), record. Re-raises the first failure (after
+        recording every success) so the consumer retries; the ledger makes that retry skip what was sent."""
+        unique: dict[Any, Envelope[Any]] = {}
+        for env in batch:
+            unique.setdefault(env.payload.notification_id, env)
+        before = await self.db.transaction(lambda conn: self.claim(conn, list(unique.values())))
+        todo = [e for nid, e in unique.items() if before.get(nid) in (None, "claimed")]
+        if not todo:
+            return 0
+        results = await asyncio.gather(
+            *(deliver(e, before.get(e.payload.notification_id) == "claimed") for e in todo),
+            return_exceptions=True,
+        )
+        outcomes = [r for r in results if isinstance(r, Outcome)]
+        if outcomes:
+            await self.db.transaction(lambda conn: self.record(conn, outcomes))
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
+        return len(outcomes)
+
+    async def give_up(self, envelope: Envelope[Any], reason: str) -> None:
+        """Every retry failed: ``technical-failure`` (Notify's outcome after its last retry), unless it was sent or
+        already failed."""
+
+        def fail(conn: Connection) -> None:
+            state = conn.execute(
+                select(self.table.c.state).where(
+                    self.table.c.notification_id == envelope.payload.notification_id
+                )
+            ).scalar()
+            if state in ("sent", "failed"):
+                return
+            if state is None:
+                self.claim(conn, [envelope])
+            self.record(
+                conn, [Outcome(envelope, None, None, None, ("technical-failure",), detail=reason[:200])]
+            )
+
+        await self.db.transaction(fail)
+
+
+def ledger_table(metadata: MetaData, name: str, *, with_provider: bool) -> Table:
+    """The ledger's table, the same in every delivery service (``provider`` where it chooses between several)."""
+    return Table(
+        name,
+        metadata,
+        Column("notification_id", UUID(as_uuid=True), primary_key=True),
+        Column("service_id", UUID(as_uuid=True), nullable=False),
+        Column("state", String(10), nullable=False),  # "claimed", "sent" or "failed"
+        # The send's correlation id, so receipts that arrive later are logged and published under it too.
+        Column("correlation_id", String(100), nullable=True),
+        *([Column("provider", String(30), nullable=True)] if with_provider else []),
+        Column("provider_reference", String(255), nullable=True, index=True),
+        Column("claimed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+    )

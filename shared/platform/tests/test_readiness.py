@@ -1,0 +1,32 @@
+"""Readiness reports every dependency, fails on required ones, and only degrades on optional ones."""
+
+from __future__ import annotations
+
+from notify_platform.runtime import Runtime
+from notify_platform.settings import CommonSettings
+
+
+async def _ok() -> None:
+    return None
+
+
+async def _down() -> None:
+    raise ConnectionError("refused")
+
+
+async def test_not_ready_until_started() -> None:
+    runtime = Runtime("svc", CommonSettings())
+    runtime.checks["database"] = _ok
+    assert await runtime.readiness() == (False, {"database": "ok"})
+
+
+async def test_required_failure_fails_readiness_and_optional_failure_only_degrades() -> None:
+    runtime = Runtime("svc", CommonSettings())
+    runtime.started = True
+    runtime.checks["broker"] = _ok
+    runtime.optional_checks["redis"] = _down
+    assert await runtime.readiness() == (True, {"broker": "ok", "redis": "degraded: ConnectionError"})
+    runtime.checks["database"] = _down
+    ok, checks = await runtime.readiness()
+    assert ok is False
+    assert checks["database"] == "failing: ConnectionError"
