@@ -1,0 +1,222 @@
+"""The notifications database: services, users, templates, API keys, senders, guest lists, notifications."""
+
+from notify_platform.outbox import outbox_table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+metadata = MetaData()
+outbox = outbox_table(metadata)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("email_address", String(320), nullable=False),
+    Column("mobile_number", String(50), nullable=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("auth_type", String(20), nullable=False, server_default="sms_auth"),
+    Column("state", String(20), nullable=False, server_default="pending"),
+    Column("platform_admin", Boolean, nullable=False, server_default="false"),
+    Column("failed_login_count", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("logged_in_at", DateTime(timezone=True), nullable=True),
+)
+Index("uq_users_email_lower", func.lower(users.c.email_address), unique=True)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("restricted", Boolean, nullable=False, server_default="true"),
+    Column("email_message_limit", BigInteger, nullable=False, server_default="50"),
+    Column("sms_message_limit", BigInteger, nullable=False, server_default="50"),
+    Column("letter_message_limit", BigInteger, nullable=False, server_default="50"),
+    Column("international_sms_message_limit", BigInteger, nullable=False, server_default="100"),
+    Column("rate_limit", Integer, nullable=False, server_default="3000"),
+    Column("prefix_sms", Boolean, nullable=False, server_default="true"),
+    Column("email_sender_local_part", String(255), nullable=False),
+    Column("organisation_type", String(50), nullable=True),
+    Column("permissions", ARRAY(String(50)), nullable=False),
+    Column("count_as_live", Boolean, nullable=False, server_default="true"),
+    Column("created_by_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    # Where recipients of "send a file by email" documents can contact the service (public-api.md §8).
+    Column("contact_link", String(255), nullable=True),
+)
+
+service_users = Table(
+    "service_users",
+    metadata,
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False),
+    Column("permissions", ARRAY(String(50)), nullable=False),
+    Column("folder_permissions", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    PrimaryKeyConstraint("service_id", "user_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    # Encrypted at rest: the gateway needs the plaintext to check HMAC signatures, so it cannot be hashed.
+    Column("secret_encrypted", LargeBinary, nullable=False),
+    Column("key_type", String(10), nullable=False),
+    Column("expiry_date", DateTime(timezone=True), nullable=True),
+    Column("created_by_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+)
+
+_template_columns = (
+    ("name", String(255), False),
+    ("template_type", String(10), False),
+    ("content", Text, False),
+    ("subject", Text, True),
+    ("postage", String(20), True),
+    ("archived", Boolean, False),
+    ("hidden", Boolean, False),
+    ("letter_contact_block", Text, True),
+    ("has_unsubscribe_link", Boolean, False),
+)
+
+
+def _template_cols() -> list[Column]:  # type: ignore[type-arg]
+    cols = [Column(name, typ, nullable=nullable) for name, typ, nullable in _template_columns]
+    return cols + [
+        Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False),
+        Column("created_by_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=True),
+        Column("version", Integer, nullable=False),
+    ]
+
+
+templates = Table(
+    "templates", metadata, Column("id", UUID(as_uuid=True), primary_key=True), *_template_cols()
+)
+template_versions = Table(
+    "template_versions",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    *_template_cols(),
+    PrimaryKeyConstraint("id", "version"),
+)
+
+sms_senders = Table(
+    "service_sms_senders",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False, index=True),
+    Column("sms_sender", String(11 + 20), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("archived", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+guest_list = Table(
+    "service_guest_list",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False, index=True),
+    Column("recipient_type", String(10), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    UniqueConstraint("service_id", "recipient_type", "recipient"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("template_id", UUID(as_uuid=True), nullable=False),
+    Column("template_version", Integer, nullable=False),
+    Column("notification_type", String(10), nullable=False),
+    Column("key_type", String(10), nullable=False),
+    Column("api_key_id", UUID(as_uuid=True), nullable=True),
+    Column("recipient", String(320), nullable=False),
+    Column("normalised_recipient", String(320), nullable=False),
+    Column("personalisation", JSONB, nullable=False, server_default="{}"),
+    Column("client_reference", String(1000), nullable=True),
+    Column("status", String(30), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("subject", Text, nullable=True),
+    Column("sender", String(320), nullable=True),
+    Column("international", Boolean, nullable=False, server_default="false"),
+    Column("phone_prefix", String(10), nullable=True),
+    Column("rate_multiplier", Float, nullable=True),
+    Column("billable_units", Integer, nullable=False, server_default="0"),
+    Column("postage", String(20), nullable=True),
+    Column("one_click_unsubscribe_url", Text, nullable=True),
+    Column("job_id", UUID(as_uuid=True), nullable=True),
+    Column("job_row_number", Integer, nullable=True),
+    Column("created_by_id", UUID(as_uuid=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("sent_by", String(50), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("provider_reference", String(255), nullable=True),
+    Index("ix_notifications_service_key_created", "service_id", "key_type", "created_at"),
+    Index("ix_notifications_job_id", "job_id"),
+    Index("ix_notifications_service_reference", "service_id", "client_reference"),
+)
+
+# Text messages received on a service's inbound number (behaviour.md §12); read by GET /v2/received-text-messages.
+inbound_sms = Table(
+    "inbound_sms",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("notify_number", String(50), nullable=False),  # the service's inbound number as stored (07…)
+    Column("user_number", String(50), nullable=False),  # the sender, normalised (447…)
+    Column("content", Text, nullable=False),
+    Column("provider_date", DateTime(timezone=True), nullable=True),
+    Column("provider_reference", String(255), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_inbound_sms_service_created", "service_id", "created_at"),
+)
+
+# Files sent by email (public-api.md §8). The content is encrypted with a per-document key that is only ever in the
+# download link, never stored: this table alone cannot decrypt a document. ``recipient_hash`` is an HMAC-SHA256
+# of the lower-cased recipient address keyed with that same key (set only when confirmation is on).
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("mime_type", String(255), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content_encrypted", LargeBinary, nullable=False),
+    Column("confirm_email", Boolean, nullable=False),
+    Column("recipient_hash", String(64), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_documents_expires_at", "expires_at"),
+)

@@ -1,0 +1,94 @@
+"""The one wiring point of the notifications service: which connections, consumers and routes a role gets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from notify_contracts import Envelope
+from notify_platform.consumer import Subscription
+from notify_platform.runtime import Runtime, create_app
+
+from .adapters.crypto import SecretBox
+from .entrypoints import (
+    admin_keys_templates,
+    admin_services,
+    admin_users,
+    errors,
+    internal,
+    internal_documents,
+    internal_reads,
+)
+from .entrypoints.deps import Context
+from .handlers.ingest import ingest
+from .handlers.statuses import apply_reports
+from .settings import Settings
+
+SERVICE = "notifications"
+MIGRATIONS = Path(__file__).parent / "migrations"
+ROLES = ("api", "consumer", "all", "migrate")
+QUEUES = {
+    "notifications.requested": ("notification.requested.*",),
+    "notifications.status-reported": ("notification.status_reported.*",),
+}
+
+
+def subscriptions(runtime: Runtime, settings: Settings) -> list[Subscription]:
+    db = runtime.db
+    assert db is not None
+
+    async def on_requested(batch: Sequence[Envelope[Any]]) -> None:
+        stored = await db.transaction(lambda conn: ingest(conn, batch, email_domain=settings.email_domain))
+        if stored and runtime.relay is not None:
+            runtime.relay.wake()
+
+    async def on_status(batch: Sequence[Envelope[Any]]) -> None:
+        changed = await db.transaction(lambda conn: apply_reports(conn, batch))
+        if changed and runtime.relay is not None:
+            runtime.relay.wake()
+
+    return [
+        Subscription(
+            queue="notifications.requested",
+            patterns=QUEUES["notifications.requested"],
+            handler=on_requested,
+            batch_size=200,
+            batch_wait=0.02,
+            concurrency=2,
+        ),
+        Subscription(
+            queue="notifications.status-reported",
+            patterns=QUEUES["notifications.status-reported"],
+            handler=on_status,
+            batch_size=settings.status_batch_size,
+            batch_wait=0.02,
+            concurrency=1,
+        ),
+    ]
+
+
+def build(role: str, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = Runtime(SERVICE, settings)
+    db = runtime.use_database(settings.database)
+    runtime.use_broker()
+    relay = runtime.use_outbox_relay()
+    if role in ("consumer", "all"):
+        for sub in subscriptions(runtime, settings):
+            runtime.subscribe(sub)
+    routers = []
+    if role in ("api", "all"):
+        routers = [
+            admin_users.router,
+            admin_services.router,
+            admin_keys_templates.router,
+            internal.router,
+            internal_reads.router,
+            internal_documents.router,
+        ]
+    app = create_app(runtime, routers, title="Notify notifications (internal)")
+    app.state.context = Context(settings=settings, db=db, box=SecretBox(settings.secret_keys), relay=relay)
+    errors.install(app)
+    return app

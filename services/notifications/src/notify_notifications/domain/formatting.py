@@ -1,0 +1,145 @@
+"""JSON shapes of the admin API objects (admin-api.md): users, services, templates, API keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+ALL_USER_PERMISSIONS = (
+    "manage_users",
+    "manage_templates",
+    "manage_settings",
+    "send_texts",
+    "send_emails",
+    "send_letters",
+    "manage_api_keys",
+    "view_activity",
+)
+DEFAULT_SERVICE_PERMISSIONS = ("sms", "email", "letter", "international_sms", "international_letters")
+SERVICE_PERMISSIONS = frozenset(
+    {
+        "email",
+        "sms",
+        "letter",
+        "international_sms",
+        "inbound_sms",
+        "email_auth",
+        "edit_folder_permissions",
+        "international_letters",
+        "sms_to_uk_landlines",
+    }
+)
+
+
+def ts(value: datetime | None) -> str | None:
+    """Notify's timestamp format: UTC, six fractional digits, literal Z."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def user_json(user: Any, memberships: list[Any]) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "name": user.name,
+        "email_address": user.email_address,
+        "mobile_number": user.mobile_number,
+        "auth_type": user.auth_type,
+        "state": user.state,
+        "platform_admin": user.platform_admin,
+        "failed_login_count": user.failed_login_count,
+        "created_at": ts(user.created_at),
+        "logged_in_at": ts(user.logged_in_at),
+        "password_changed_at": user.password_changed_at.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "current_session_id": None,
+        "email_access_validated_at": ts(user.created_at),
+        "organisations": [],
+        "organisation_permissions": {},
+        "permissions": {str(m.service_id): list(m.permissions) for m in memberships},
+        "services": [str(m.service_id) for m in memberships if m.active],
+        "can_use_webauthn": False,
+        "take_part_in_research": True,
+        "receives_new_features_email": True,
+    }
+
+
+def service_json(service: Any) -> dict[str, Any]:
+    return {
+        "id": str(service.id),
+        "name": service.name,
+        "active": service.active,
+        "restricted": service.restricted,
+        "email_message_limit": service.email_message_limit,
+        "sms_message_limit": service.sms_message_limit,
+        "letter_message_limit": service.letter_message_limit,
+        "international_sms_message_limit": service.international_sms_message_limit,
+        "rate_limit": service.rate_limit,
+        "prefix_sms": service.prefix_sms,
+        "email_sender_local_part": service.email_sender_local_part,
+        "organisation_type": service.organisation_type,
+        "permissions": sorted(service.permissions),
+        "count_as_live": service.count_as_live,
+        "created_by": str(service.created_by_id),
+        "billing_contact_email_addresses": None,
+        "billing_contact_names": None,
+        "billing_reference": None,
+        "confirmed_email_sender_name": False,
+        "confirmed_unique": False,
+        "consent_to_research": None,
+        "contact_link": service.contact_link,
+        "custom_email_sender_name": None,
+        "email_branding": None,
+        "letter_branding": None,
+        "go_live_at": None,
+        "go_live_user": None,
+        "has_active_go_live_request": False,
+        "notes": None,
+        "organisation": None,
+        "purchase_order_number": None,
+        "service_callback_api": [],
+        "volume_email": None,
+        "volume_letter": None,
+        "volume_sms": None,
+    }
+
+
+def template_json(t: Any) -> dict[str, Any]:
+    return {
+        "id": str(t.id),
+        "name": t.name,
+        "template_type": t.template_type,
+        "content": t.content,
+        "subject": t.subject,
+        "postage": t.postage,
+        "service": str(t.service_id),
+        "created_by": str(t.created_by_id),
+        "created_at": ts(t.created_at),
+        "updated_at": ts(t.updated_at),
+        "version": t.version,
+        "archived": t.archived,
+        "hidden": t.hidden,
+        "folder": None,
+        "reply_to": None,
+        "reply_to_text": t.letter_contact_block,
+        "redact_personalisation": False,
+        "is_precompiled_letter": False,
+        "has_unsubscribe_link": t.has_unsubscribe_link,
+        "letter_languages": "english" if t.template_type == "letter" else None,
+        "letter_welsh_subject": None,
+        "letter_welsh_content": None,
+        "letter_attachment": None,
+        "email_files": [],
+    }
+
+
+def api_key_json(k: Any) -> dict[str, Any]:
+    return {
+        "id": str(k.id),
+        "name": k.name,
+        "key_type": k.key_type,
+        "created_by": str(k.created_by_id),
+        "created_at": ts(k.created_at),
+        "updated_at": ts(k.updated_at),
+        "expiry_date": ts(k.expiry_date),
+        "version": k.version,
+    }

@@ -1,0 +1,185 @@
+"""Internal reads for the gateway (never exposed outside the cluster; NetworkPolicy allows only the gateway).
+
+The gateway caches these briefly and drops its cache on service/key/template change events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ..adapters.tables import (
+    api_keys,
+    guest_list,
+    notifications,
+    service_users,
+    services,
+    sms_senders,
+    template_versions,
+    templates,
+    users,
+)
+from ..domain.formatting import ts
+from ..domain.statuses import COMPLETED
+from .deps import Ctx
+from .errors import not_found
+
+router = APIRouter(prefix="/internal")
+KEYS_RECOGNISED_AFTER_REVOCATION = timedelta(days=7)
+
+
+@router.get("/services/{service_id}/auth")
+async def service_for_auth(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
+    """Everything the gateway needs to authenticate and check a send, in one read."""
+    cutoff = datetime.now(UTC) - KEYS_RECOGNISED_AFTER_REVOCATION
+
+    def fetch(conn: Connection) -> dict[str, Any]:
+        service = conn.execute(select(services).where(services.c.id == service_id)).first()
+        if service is None:
+            raise not_found()
+        keys = conn.execute(
+            select(api_keys).where(
+                api_keys.c.service_id == service_id,
+                api_keys.c.expiry_date.is_(None) | (api_keys.c.expiry_date > cutoff),
+            )
+        ).all()
+        senders = conn.execute(select(sms_senders).where(sms_senders.c.service_id == service_id)).all()
+        team = conn.execute(
+            select(users.c.email_address, users.c.mobile_number)
+            .join(service_users, service_users.c.user_id == users.c.id)
+            .where(service_users.c.service_id == service_id)
+        ).all()
+        guests = conn.execute(select(guest_list).where(guest_list.c.service_id == service_id)).all()
+        return {
+            "id": str(service.id),
+            "name": service.name,
+            "active": service.active,
+            "restricted": service.restricted,
+            "permissions": list(service.permissions),
+            "rate_limit": service.rate_limit,
+            "prefix_sms": service.prefix_sms,
+            "email_sender_local_part": service.email_sender_local_part,
+            "contact_link": service.contact_link,
+            "limits": {
+                "sms": service.sms_message_limit,
+                "email": service.email_message_limit,
+                "letter": service.letter_message_limit,
+                "international_sms": service.international_sms_message_limit,
+            },
+            "api_keys": [
+                {
+                    "id": str(k.id),
+                    "secret": ctx.box.decrypt(k.secret_encrypted),
+                    "key_type": k.key_type,
+                    "expiry_date": k.expiry_date.isoformat() if k.expiry_date else None,
+                }
+                for k in keys
+            ],
+            "sms_senders": [
+                {
+                    "id": str(s.id),
+                    "sms_sender": s.sms_sender,
+                    "is_default": s.is_default,
+                    "archived": s.archived,
+                }
+                for s in senders
+            ],
+            "team_members": [
+                {"email_address": t.email_address, "mobile_number": t.mobile_number} for t in team
+            ],
+            "guest_list": [{"type": g.recipient_type, "recipient": g.recipient} for g in guests],
+        }
+
+    return await ctx.db.transaction(fetch)
+
+
+def template_dict(row: Any, created_by_email: str | None) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "service_id": str(row.service_id),
+        "name": row.name,
+        "template_type": row.template_type,
+        "content": row.content,
+        "subject": row.subject,
+        "postage": row.postage,
+        "archived": row.archived,
+        "hidden": row.hidden,
+        "letter_contact_block": row.letter_contact_block,
+        "has_unsubscribe_link": row.has_unsubscribe_link,
+        "version": row.version,
+        "created_at": ts(row.created_at),
+        "updated_at": ts(row.updated_at),
+        "created_by": created_by_email,
+    }
+
+
+@router.get("/services/{service_id}/templates/{template_id}")
+async def template_for_service(
+    service_id: uuid.UUID, template_id: uuid.UUID, ctx: Ctx, version: int | None = None
+) -> dict[str, Any]:
+    """The latest version, or the given one. Another service's template is simply not found."""
+
+    def fetch(conn: Connection) -> dict[str, Any]:
+        if version:
+            table = template_versions
+            query = select(table).where(table.c.id == template_id, table.c.version == version)
+        else:
+            table = templates
+            query = select(table).where(table.c.id == template_id)
+        row = conn.execute(query.where(table.c.service_id == service_id)).first()
+        if row is None:
+            raise not_found()
+        email = conn.execute(select(users.c.email_address).where(users.c.id == row.created_by_id)).scalar()
+        return template_dict(row, email)
+
+    return await ctx.db.transaction(fetch)
+
+
+def notification_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "service_id": str(row.service_id),
+        "template_id": str(row.template_id),
+        "template_version": row.template_version,
+        "notification_type": row.notification_type,
+        "key_type": row.key_type,
+        "recipient": row.recipient,
+        "personalisation": row.personalisation,
+        "client_reference": row.client_reference,
+        "status": row.status,
+        "body": row.body,
+        "subject": row.subject,
+        "postage": row.postage,
+        "international": row.international,
+        "rate_multiplier": row.rate_multiplier,
+        "billable_units": row.billable_units,
+        "one_click_unsubscribe_url": row.one_click_unsubscribe_url,
+        "job_id": str(row.job_id) if row.job_id else None,
+        "created_by_name": None,
+        "created_at": ts(row.created_at),
+        "sent_at": ts(row.sent_at),
+        "updated_at": ts(row.updated_at),
+        "completed_at": ts(row.updated_at) if row.status in COMPLETED else None,
+    }
+
+
+@router.get("/services/{service_id}/notifications/{notification_id}")
+async def notification_for_service(
+    service_id: uuid.UUID, notification_id: uuid.UUID, ctx: Ctx
+) -> dict[str, Any]:
+    def fetch(conn: Connection) -> dict[str, Any]:
+        row = conn.execute(
+            select(notifications).where(
+                notifications.c.id == notification_id, notifications.c.service_id == service_id
+            )
+        ).first()
+        if row is None:
+            raise not_found()
+        return notification_dict(row)
+
+    return await ctx.db.transaction(fetch)

@@ -1,0 +1,36 @@
+"""Settings of the notifications service (environment variables, validated at start-up)."""
+
+from __future__ import annotations
+
+from notify_platform.settings import CommonSettings
+from pydantic import model_validator
+
+DEVELOPMENT_SECRET_KEY = "dev-notify-secret-key-change-me"
+
+
+class Settings(CommonSettings):
+    port: int = 6012
+    notifications_database_url: str | None = None
+    # Encrypts API key secrets at rest. Comma-separated: the first encrypts, every one decrypts (rotation).
+    notify_secret_keys: str = DEVELOPMENT_SECRET_KEY
+    default_sms_sender: str = "GOVUK"
+    email_domain: str = "notifications.service.gov.uk"
+    status_batch_size: int = 200
+
+    @property
+    def database(self) -> str:
+        return self.notifications_database_url or self.database_url("notifications")
+
+    @property
+    def secret_keys(self) -> list[str]:
+        return [k.strip() for k in self.notify_secret_keys.split(",") if k.strip()]
+
+    @model_validator(mode="after")
+    def _refuse_insecure(self) -> Settings:
+        if self.environment != "development" and (
+            DEVELOPMENT_SECRET_KEY in self.secret_keys or any(len(k) < 16 for k in self.secret_keys)
+        ):
+            raise ValueError(
+                "NOTIFY_SECRET_KEYS must be set to real secrets (16+ characters) outside development"
+            )
+        return self
