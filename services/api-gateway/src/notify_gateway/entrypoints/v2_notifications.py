@@ -1,0 +1,265 @@
+"""``/v2/notifications``: send SMS and email, read one notification."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse
+from notify_contracts import new_envelope
+from notify_platform.broker import BrokerUnavailable
+from notify_platform.logging import current_correlation_id, get_logger
+
+from ..adapters.internal_client import InternalUnavailable
+from ..daily_limits import DailyLimitExceeded, counts_towards_daily_limits
+from ..domain.errors import V2Error, bad_request, not_found, unavailable, validation_error
+from ..domain.presenters import notification_body
+from ..domain.send_models import (
+    GET_ONE_ERRORS,
+    LETTER_ERRORS,
+    SEND_ERRORS,
+    EmailRequest,
+    EmailResponse,
+    LetterResponse,
+    Notification,
+    SmsRequest,
+    SmsResponse,
+    letter_request_body,
+    request_body,
+)
+from ..domain.sending import Accepted, check_precompiled_letter, prepare_email, prepare_letter, prepare_sms
+from ..ratelimit import rate_limit_message
+from ..validation import ValidationFailed, validate
+from .deps import Auth, Ctx
+
+log = get_logger(__name__)
+router = APIRouter(prefix="/v2/notifications", tags=["notifications"])
+
+
+async def _json_body(request: Request, limit: int) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > limit:
+        raise V2Error(413, "BadRequestError", f"Request body is too large: the limit is {limit} bytes")
+    try:
+        data = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise bad_request("Invalid JSON supplied in POST data") from exc
+    if raw and data is None:
+        return {}
+    if data is None:
+        raise bad_request("Invalid JSON supplied in POST data")
+    return data  # type: ignore[no-any-return]
+
+
+async def _limits(ctx: Ctx, caller: Auth, channel: str) -> None:
+    """Step 1 of every send: the per-minute rate limit, then the channel's daily limit (test keys never count)."""
+    if ctx.settings.rate_limit_enabled:
+        limit = int(caller.service.get("rate_limit") or 3000)
+        if not await ctx.limiter.allow(caller.service_id, caller.key.key_type, limit):
+            raise V2Error(429, "RateLimitError", rate_limit_message(caller.key.key_type, limit))
+    if caller.key.key_type != "test":
+        try:
+            await ctx.daily_limits.check(caller.service_id, channel, caller.service["limits"][channel])
+        except DailyLimitExceeded as exc:
+            raise V2Error(429, exc.error, exc.message) from exc
+
+
+def _validate(schema: str, body: object) -> None:
+    try:
+        validate(schema, body)
+    except ValidationFailed as exc:
+        raise validation_error(*exc.messages) from exc
+
+
+async def _accept(ctx: Ctx, caller: Auth, accepted: Accepted) -> ORJSONResponse:
+    event = accepted.event
+    limits = caller.service["limits"]
+    counted = counts_towards_daily_limits(caller.key.key_type, smoke_test=accepted.smoke_test)
+    if counted and event.international:
+        # The international sub-limit belongs to the recipient checks; it is read here, once they all passed.
+        try:
+            await ctx.daily_limits.check_international(caller.service_id, limits["international_sms"])
+        except DailyLimitExceeded as exc:
+            raise V2Error(429, exc.error, exc.message) from exc
+    if accepted.smoke_test:
+        return ORJSONResponse(accepted.response, status_code=201)
+    reservation = None
+    if counted:
+        try:
+            reservation = await ctx.daily_limits.reserve(
+                caller.service_id,
+                event.notification_type,
+                limits[event.notification_type],
+                international_limit=limits["international_sms"] if event.international else None,
+            )
+        except DailyLimitExceeded as exc:
+            raise V2Error(429, exc.error, exc.message) from exc
+    envelope = new_envelope(
+        event, producer="api-gateway", correlation_id=current_correlation_id() or str(uuid.uuid4())
+    )
+    try:
+        await ctx.broker.publish(envelope)
+    except BrokerUnavailable as exc:
+        log.error("api.publish_failed", notification_id=str(event.notification_id), error=str(exc))
+        if reservation is not None:
+            await ctx.daily_limits.release(reservation)
+        raise unavailable() from exc
+    await _remember(ctx, accepted)
+    log.info(
+        "api.notification_accepted",
+        notification_id=str(accepted.event.notification_id),
+        service_id=str(caller.service_id),
+        notification_type=accepted.event.notification_type,
+        key_type=caller.key.key_type,
+    )
+    return ORJSONResponse(accepted.response, status_code=201)
+
+
+def _accepted_key(ctx: Ctx, service_id: uuid.UUID, notification_id: uuid.UUID) -> str:
+    return f"{ctx.settings.redis_prefix}accepted:{service_id}:{notification_id}"
+
+
+async def _remember(ctx: Ctx, accepted: Accepted) -> None:
+    """Keep the accepted notification in Redis briefly so a GET right after the 201 finds it (best effort)."""
+    e = accepted.event
+    record = {
+        "id": str(e.notification_id),
+        "service_id": str(e.service_id),
+        "template_id": str(e.template_id),
+        "template_version": e.template_version,
+        "notification_type": e.notification_type,
+        "key_type": e.key_type,
+        "recipient": e.recipient,
+        "personalisation": e.personalisation,
+        "client_reference": e.client_reference,
+        "status": "created",
+        "body": e.body,
+        "subject": e.subject,
+        "postage": e.postage,
+        "billable_units": 0,
+        "one_click_unsubscribe_url": e.one_click_unsubscribe_url,
+        "created_at": e.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "sent_at": None,
+        "updated_at": None,
+        "completed_at": None,
+    }
+    try:
+        await ctx.redis.set(
+            _accepted_key(ctx, e.service_id, e.notification_id),
+            orjson.dumps(record),
+            ex=ctx.settings.accepted_window_seconds,
+        )
+    except Exception as exc:  # Redis down: the GET falls back to the database once the row is stored
+        log.warning("api.accepted_cache_unavailable", error=type(exc).__name__)
+
+
+async def _template(ctx: Ctx, caller: Auth, template_id: str) -> dict[str, Any] | None:
+    try:
+        return await ctx.notifications.template(caller.service_id, uuid.UUID(template_id))
+    except InternalUnavailable as exc:
+        raise unavailable() from exc
+
+
+@router.post(
+    "/sms",
+    status_code=201,
+    response_model=SmsResponse,
+    response_description="Accepted: the notification is queued for delivery",
+    responses=SEND_ERRORS,
+    summary="Send a text message",
+    openapi_extra=request_body(SmsRequest),
+)
+async def send_sms(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
+    await _limits(ctx, caller, "sms")
+    body = await _json_body(request, ctx.settings.max_json_body_bytes)
+    _validate("post_sms", body)
+    template = await _template(ctx, caller, body["template_id"])
+    accepted = prepare_sms(
+        body=body, service=caller.service, key=caller.key, template=template, root=str(request.base_url)
+    )
+    return await _accept(ctx, caller, accepted)
+
+
+@router.post(
+    "/email",
+    status_code=201,
+    response_model=EmailResponse,
+    response_description="Accepted: the notification is queued for delivery",
+    responses=SEND_ERRORS,
+    summary="Send an email",
+    openapi_extra=request_body(EmailRequest),
+)
+async def send_email(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
+    await _limits(ctx, caller, "email")
+    body = await _json_body(request, ctx.settings.max_json_body_bytes)
+    _validate("post_email", body)
+    template = await _template(ctx, caller, body["template_id"])
+    prepare = functools.partial(
+        prepare_email,
+        body=body,
+        service=caller.service,
+        key=caller.key,
+        template=template,
+        root=str(request.base_url),
+        email_domain=ctx.settings.email_domain,
+        document_store=ctx.document_store,
+    )
+    # Storing attached files is blocking I/O: keep it off the event loop.
+    has_files = any(isinstance(v, dict) and "file" in v for v in (body.get("personalisation") or {}).values())
+    accepted = await asyncio.to_thread(prepare) if has_files else prepare()
+    return await _accept(ctx, caller, accepted)
+
+
+@router.post(
+    "/letter",
+    status_code=201,
+    response_model=LetterResponse,
+    response_description="Accepted: the notification is queued for delivery",
+    responses=LETTER_ERRORS,
+    summary="Send a letter (templated; precompiled letters are not accepted yet)",
+    openapi_extra=letter_request_body(),
+)
+async def send_letter(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
+    await _limits(ctx, caller, "letter")
+    body = await _json_body(request, ctx.settings.max_json_body_bytes)
+    if isinstance(body, dict) and "content" in body:
+        _validate("post_precompiled_letter", body)
+        check_precompiled_letter(body, service=caller.service, key=caller.key)
+        # Accepting one needs durable PDF storage, which arrives with the letter delivery service.
+        raise V2Error(400, "BadRequestError", "Precompiled letters are not supported yet")
+    _validate("post_letter", body)
+    template = await _template(ctx, caller, body["template_id"])
+    accepted = prepare_letter(
+        body=body, service=caller.service, key=caller.key, template=template, root=str(request.base_url)
+    )
+    return await _accept(ctx, caller, accepted)
+
+
+@router.get(
+    "/{notification_id}",
+    response_model=Notification,
+    responses=GET_ONE_ERRORS,
+    summary="Get one notification",
+)
+async def get_notification(notification_id: str, request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
+    try:
+        nid = uuid.UUID(notification_id)
+    except ValueError as exc:
+        raise validation_error("notification_id is not a valid UUID") from exc
+    try:
+        record = await ctx.notifications.notification(caller.service_id, nid)
+    except InternalUnavailable as exc:
+        raise unavailable() from exc
+    if record is None:
+        try:
+            cached = await ctx.redis.get(_accepted_key(ctx, caller.service_id, nid))
+        except Exception:
+            cached = None
+        if cached is None:
+            raise not_found()
+        record = orjson.loads(cached)
+    return ORJSONResponse(notification_body(record, str(request.base_url)))
