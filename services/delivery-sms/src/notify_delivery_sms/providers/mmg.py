@@ -1,0 +1,92 @@
+"""Adapter for the MMG-style aggregator protocol (JSON over HTTP basic auth). Wire format: see ``wire``."""
+
+from __future__ import annotations
+
+import aiohttp
+import orjson
+
+from .base import (
+    TECHNICAL_FAILURE,
+    HttpProvider,
+    ProviderError,
+    Receipt,
+    decode_fields,
+    normalise_msisdn,
+)
+from .wire import MMG_SEND_PATH, MMG_STATUSES
+
+
+def mmg_status(code: str) -> str:
+    """Notify status for an MMG receipt status code; anything unrecognised is a technical failure."""
+    try:
+        return MMG_STATUSES.get(int(code.strip()), TECHNICAL_FAILURE)
+    except ValueError:
+        return TECHNICAL_FAILURE
+
+
+class MmgProvider(HttpProvider):
+    name = "mmg"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._auth_header = aiohttp.encode_basic_auth(self._username, self._password)
+        self._send_url = self.base_url + MMG_SEND_PATH
+
+    def _lookup_headers(self) -> dict[str, str]:
+        return {"Authorization": self._auth_header}
+
+    async def send(
+        self, *, to: str, content: str, sender: str, notification_id: str, international: bool
+    ) -> str:
+        payload = {
+            "reqType": "BULK",
+            "MSISDN": normalise_msisdn(to),
+            "msg": content,
+            "sender": sender,
+            "cid": notification_id,
+            "multi": True,
+            "international": bool(international),
+        }
+        response = await self._request(
+            "send",
+            "POST",
+            self._send_url,
+            data=orjson.dumps(payload),
+            headers={"Authorization": self._auth_header, "Content-Type": "application/json"},
+        )
+        try:
+            data = orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError:
+            data = None
+        if not response.is_success:
+            description = data.get("Description") if isinstance(data, dict) else None
+            raise self._refusal("send", response, description if isinstance(description, str) else None)
+        reference = data.get("reference") if isinstance(data, dict) else None
+        if not isinstance(reference, str) or not reference:
+            # Accepted but unreadable: the message may exist, so the caller should look it up before resending.
+            raise ProviderError(
+                "mmg send: response has no message reference",
+                retryable=True,
+                provider=self.name,
+                status_code=response.status_code,
+            )
+        return reference
+
+    def parse_receipt(self, body: bytes, content_type: str) -> Receipt:
+        fields = decode_fields(body, content_type, default="json")
+        notification_id = (fields.get("CID") or fields.get("cid") or "").strip()
+        if not notification_id:
+            raise ValueError("mmg receipt has no CID")
+        code = (fields.get("status") or "").strip()
+        if not code:
+            raise ValueError("mmg receipt has no status")
+        detail = f"mmg status {code}"
+        substatus = (fields.get("substatus") or "").strip()
+        if substatus:
+            detail += f" substatus {substatus}"
+        return Receipt(
+            notification_id=notification_id,
+            provider_reference=(fields.get("reference") or "").strip() or None,
+            status=mmg_status(code),
+            detail=detail[:100],
+        )
