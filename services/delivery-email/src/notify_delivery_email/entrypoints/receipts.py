@@ -1,0 +1,135 @@
+"""SES-like delivery receipts from the relay: bearer-token authenticated, matched to the ledger by Message-ID,
+reported through the outbox.
+
+Mapping: ``Delivery`` → delivered; ``Bounce`` with ``bounceType`` ``Permanent`` → permanent-failure, any other
+bounce → temporary-failure; ``Complaint`` leaves the status unchanged and is only logged (ids, never addresses):
+the complaint event arrives with the callbacks issue.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from notify_contracts import NotificationStatusReportedV1, new_envelope
+from notify_platform import outbox
+from notify_platform.logging import current_correlation_id, get_logger
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ..adapters.tables import outbox as outbox_table
+from ..adapters.tables import sends
+
+log = get_logger(__name__)
+router = APIRouter()
+RECEIPT_PATH = "/notifications/email/receipts"
+
+
+@dataclass(frozen=True)
+class EmailReceipt:
+    message_id: str
+    kind: str  # "Delivery" | "Bounce" | "Complaint"
+    status: str | None  # None: no status change (complaints)
+
+
+def parse_receipt(body: bytes) -> EmailReceipt:
+    try:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ValueError("not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("mail"), dict):
+        raise ValueError("no mail object")
+    message_id = data["mail"].get("messageId")
+    kind = data.get("notificationType")
+    if isinstance(message_id, str):
+        message_id = message_id.strip()
+    if not isinstance(message_id, str) or not message_id:
+        raise ValueError("no mail.messageId")
+    if kind == "Delivery":
+        return EmailReceipt(message_id, kind, "delivered")
+    if kind == "Bounce":
+        bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+        permanent = bounce.get("bounceType") == "Permanent"
+        return EmailReceipt(message_id, kind, "permanent-failure" if permanent else "temporary-failure")
+    if kind == "Complaint":
+        return EmailReceipt(message_id, kind, None)
+    raise ValueError("unknown notificationType")
+
+
+def bearer_ok(header: str | None, token: str) -> bool:
+    scheme, _, presented = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        return False
+    return hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+def _find(conn: Connection, message_id: str) -> Any:
+    columns = (sends.c.notification_id, sends.c.service_id, sends.c.sent_at, sends.c.correlation_id)
+    return conn.execute(select(*columns).where(sends.c.provider_reference == message_id)).first()
+
+
+def _report(conn: Connection, receipt: EmailReceipt) -> Any:
+    """Queue the receipt as a status report (complaints: nothing); returns the ledger row, or None if unknown."""
+    row = _find(conn, receipt.message_id)
+    if row is None or receipt.status is None:
+        return row
+    correlation_id = row.correlation_id or current_correlation_id() or str(uuid.uuid4())
+    outbox.write(
+        conn,
+        outbox_table,
+        [
+            new_envelope(
+                NotificationStatusReportedV1(
+                    notification_id=row.notification_id,
+                    status=receipt.status,
+                    provider="smtp",
+                    provider_reference=receipt.message_id,
+                    sent_at=row.sent_at,
+                    reported_at=datetime.now(UTC),
+                ),
+                producer="delivery-email",
+                correlation_id=correlation_id,
+            )
+        ],
+    )
+    return row
+
+
+@router.post(RECEIPT_PATH)
+async def receipt(request: Request) -> JSONResponse:
+    ctx = request.app.state.context
+    if not bearer_ok(request.headers.get("authorization"), ctx.receipt_token):
+        return JSONResponse({"result": "error", "message": "Unauthorized"}, status_code=401)
+    try:
+        parsed = parse_receipt(await request.body())
+    except ValueError as exc:
+        log.warning("delivery.email.receipt_malformed", error=str(exc))
+        return JSONResponse({"result": "error", "message": "Malformed receipt"}, status_code=400)
+    row = await ctx.db.transaction(lambda conn: _report(conn, parsed))
+    if row is None:
+        # Not (yet) in the ledger: answer non-2xx so the relay retries rather than the receipt being lost.
+        log.warning("delivery.email.receipt_unknown", kind=parsed.kind)
+        return JSONResponse({"result": "error", "message": "Unknown notification"}, status_code=409)
+    if parsed.status is None:
+        # The complaint event (for callbacks) comes with the callbacks issue; until then it is logged, ids only.
+        log.warning(
+            "delivery.email.complaint",
+            notification_id=str(row.notification_id),
+            service_id=str(row.service_id),
+            correlation_id=row.correlation_id,
+        )
+        return JSONResponse({"result": "success"}, status_code=200)
+    ctx.relay.wake()
+    log.info(
+        "delivery.email.receipt",
+        notification_id=str(row.notification_id),
+        status=parsed.status,
+        correlation_id=row.correlation_id,
+    )
+    return JSONResponse({"result": "success"}, status_code=200)

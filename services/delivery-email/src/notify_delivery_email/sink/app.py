@@ -1,0 +1,297 @@
+"""The SMTP sink: an aiosmtpd server and a small HTTP app (``/stats``, ``/health``) on one event loop.
+
+Everything received is kept in memory and counted by reference: the notification id taken from the
+deterministic ``Message-ID: <notification_id@domain>`` delivery-email sets (so a resend after a crash shows up in
+``duplicates``). Receipts follow the recipient's local part: ``perm-fail@`` → permanent bounce, ``temp-fail@`` →
+temporary bounce, ``complaint@`` → delivered and then a complaint, anything else → delivered. They are POSTed in
+order, with a bearer token, retried with exponential backoff while the receiver is down. Nothing personal is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+import aiohttp
+import orjson
+import structlog
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from .settings import SinkSettings
+
+log = structlog.get_logger("notify_delivery_email.sink")
+
+
+def outcome_for(address: str) -> str:
+    local = address.strip().lower()
+    if local.startswith("perm-fail@"):
+        return "permanent-bounce"
+    if local.startswith("temp-fail@"):
+        return "temporary-bounce"
+    if local.startswith("complaint@"):
+        return "complaint"
+    return "delivered"
+
+
+def reference_for(message_id: str) -> str:
+    """``<nid@domain>`` → ``nid`` (the whole Message-ID when it has another shape)."""
+    inner = message_id.strip().removeprefix("<").removesuffix(">")
+    local, at, _ = inner.rpartition("@")
+    return local if at and local else inner
+
+
+def receipt_bodies(message_id: str, outcome: str) -> list[dict[str, Any]]:
+    """SES-like notifications for one message, in the order they are to be delivered."""
+    now = datetime.now(UTC).isoformat()
+    mail = {"messageId": message_id, "timestamp": now}
+    delivery = {"notificationType": "Delivery", "mail": mail, "delivery": {"timestamp": now}}
+    if outcome == "permanent-bounce":
+        return [{"notificationType": "Bounce", "mail": mail, "bounce": {"bounceType": "Permanent"}}]
+    if outcome == "temporary-bounce":
+        return [{"notificationType": "Bounce", "mail": mail, "bounce": {"bounceType": "Transient"}}]
+    if outcome == "complaint":
+        return [delivery, {"notificationType": "Complaint", "mail": mail, "complaint": {"timestamp": now}}]
+    return [delivery]
+
+
+@dataclass
+class ReceiptCounters:
+    scheduled: int = 0
+    sent: int = 0
+    retried: int = 0
+    abandoned: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "scheduled": self.scheduled,
+            "sent": self.sent,
+            "retried": self.retried,
+            "abandoned": self.abandoned,
+            "outstanding": self.scheduled - self.sent - self.abandoned,
+        }
+
+
+class ReceiptPoster:
+    """One task per message posts its receipts in order; each POST is retried with backoff until it lands."""
+
+    def __init__(self, settings: SinkSettings) -> None:
+        self.settings = settings
+        self.counters = ReceiptCounters()
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.receipt_url)
+
+    async def start(self) -> None:
+        if self.enabled and self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.settings.receipt_timeout_ms / 1000),
+                headers={"Authorization": f"Bearer {self.settings.receipt_token}"},
+                trust_env=False,
+            )
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def schedule(self, reference: str, bodies: list[dict[str, Any]]) -> None:
+        if not self.enabled:
+            return
+        self.counters.scheduled += len(bodies)
+        task = asyncio.get_running_loop().create_task(self._deliver(reference, bodies))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, reference: str, bodies: list[dict[str, Any]]) -> None:
+        await self.start()
+        for body in bodies:
+            await asyncio.sleep(self.settings.receipt_delay_ms / 1000)
+            await self._post_until_accepted(reference, orjson.dumps(body))
+
+    async def _post_until_accepted(self, reference: str, payload: bytes) -> None:
+        assert self._session is not None and self.settings.receipt_url
+        loop = asyncio.get_running_loop()
+        started, attempt = loop.time(), 0
+        while True:
+            attempt += 1
+            problem: str | None = None
+            try:
+                async with self._session.post(
+                    self.settings.receipt_url,
+                    data=payload,
+                    headers={"Content-Type": "application/json"},
+                    allow_redirects=False,
+                ) as response:
+                    await response.read()
+                    if not 200 <= response.status < 300:
+                        problem = f"HTTP {response.status}"
+            except Exception as exc:  # refused, timed out: keep trying
+                problem = type(exc).__name__
+            if problem is None:
+                self.counters.sent += 1
+                return
+            if loop.time() - started >= self.settings.receipt_retry_for_seconds:
+                self.counters.abandoned += 1
+                log.warning("email_receipt_abandoned", reference=reference, attempts=attempt, problem=problem)
+                return
+            self.counters.retried += 1
+            if attempt == 1 or attempt % 10 == 0:
+                log.warning(
+                    "email_receipt_post_failed", reference=reference, attempt=attempt, problem=problem
+                )
+            delay_ms = min(
+                self.settings.receipt_retry_initial_ms * 2 ** min(attempt - 1, 20),
+                self.settings.receipt_retry_max_ms,
+            )
+            await asyncio.sleep(delay_ms / 1000)
+
+
+class SinkState:
+    """Everything the sink remembers: in memory, one event loop, no locking needed."""
+
+    def __init__(self, settings: SinkSettings) -> None:
+        self.settings = settings
+        self.receipts = ReceiptPoster(settings)
+        self.smtp_port: int | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = 0
+        self.by_reference: dict[str, int] = {}
+        self.messages: dict[str, EmailMessage] = {}  # reference -> the last message received with it
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "total": self.total,
+            "by_reference": self.by_reference,
+            "duplicates": [ref for ref, count in self.by_reference.items() if count > 1],
+            "receipts": self.receipts.counters.as_dict(),
+        }
+
+    def accept(self, recipients: list[str], data: bytes) -> str:
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        # Strip: a long Message-ID is folded onto its own line, and unfolding leaves a leading space.
+        message_id = str(message.get("Message-ID") or "").strip()
+        reference = reference_for(message_id) if message_id else f"no-message-id-{self.total + 1}"
+        self.total += 1
+        self.by_reference[reference] = self.by_reference.get(reference, 0) + 1
+        self.messages[reference] = message
+        if message_id:
+            for recipient in recipients:
+                self.receipts.schedule(reference, receipt_bodies(message_id, outcome_for(recipient)))
+        log.info("email_sink_received", reference=reference, sends=self.by_reference[reference])
+        return reference
+
+
+class SinkHandler:
+    """aiosmtpd handler: every message is accepted and handed to the state."""
+
+    def __init__(self, state: SinkState) -> None:
+        self.state = state
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or envelope.content
+        raw = data if isinstance(data, bytes) else str(data).encode()
+        self.state.accept(list(envelope.rcpt_tos), raw)
+        return "250 Message accepted for delivery"
+
+
+async def start_smtp(handler: Any, host: str, port: int) -> asyncio.Server:
+    """An aiosmtpd server on the running loop (port 0: any free port)."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: SMTP(handler, hostname="notify-email-sink", enable_SMTPUTF8=True), host=host, port=port
+    )
+
+
+def _json(status_code: int, payload: object) -> Response:
+    return Response(content=orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+def _message_view(message: EmailMessage) -> dict[str, Any]:
+    parts = {
+        part.get_content_type(): part.get_content()
+        for part in message.walk()
+        if not part.is_multipart() and part.get_content_type() in ("text/plain", "text/html")
+    }
+    return {"headers": dict(message.items()), "content_type": message.get_content_type(), "parts": parts}
+
+
+def create_app(settings: SinkSettings) -> FastAPI:
+    state = SinkState(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        server = await start_smtp(SinkHandler(state), settings.host, settings.smtp_port)
+        state.smtp_port = server.sockets[0].getsockname()[1]
+        await state.receipts.start()
+        log.info("email_sink_started", smtp_port=state.smtp_port, receipts=state.receipts.enabled)
+        try:
+            yield
+        finally:
+            server.close()
+            await server.wait_closed()
+            await state.receipts.aclose()
+            log.info("email_sink_stopped", total=state.total, receipts=state.receipts.counters.as_dict())
+
+    app = FastAPI(title="SMTP sink", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.sink = state
+
+    @app.get("/stats")
+    async def get_stats() -> Response:
+        return _json(200, state.stats())
+
+    @app.delete("/stats")
+    async def reset_stats() -> Response:
+        state.reset()
+        return _json(200, {"total": 0, "by_reference": {}, "duplicates": []})
+
+    @app.get("/messages/{reference}")
+    async def get_message(reference: str) -> Response:
+        message = state.messages.get(reference)
+        if message is None:
+            return _json(404, {"error": "not found"})
+        return _json(200, _message_view(message))
+
+    @app.get("/health")
+    async def health() -> Response:
+        return _json(200, {"status": "ok", "smtp_port": state.smtp_port})
+
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    settings = SinkSettings()
+    try:
+        from notify_platform.logging import configure
+
+        configure("email-sink", settings.log_level)
+    except ImportError:  # pragma: no cover - the platform package is a dependency of this service
+        pass
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )

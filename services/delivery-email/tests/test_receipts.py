@@ -1,0 +1,106 @@
+"""Email receipts: bearer token, SES-like mapping, matched to the ledger by Message-ID, reported via the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+from notify_contracts import decode
+from notify_delivery_email.adapters.tables import metadata, outbox, sends
+from notify_delivery_email.entrypoints import receipts
+from notify_platform.db import Database
+from notify_tools.testing import Infra, scratch_database
+from sqlalchemy import select
+
+pytestmark = pytest.mark.integration
+TOKEN = "receipt-token"
+
+
+@pytest.fixture
+def db(infra: Infra) -> Iterator[Database]:
+    with scratch_database(infra, metadata, "email_receipts") as database:
+        yield database
+
+
+@pytest.fixture
+def app(db: Database) -> FastAPI:
+    app = FastAPI()
+    app.include_router(receipts.router)
+    app.state.context = SimpleNamespace(db=db, relay=SimpleNamespace(wake=lambda: None), receipt_token=TOKEN)
+    return app
+
+
+def _sent(db: Database) -> tuple[uuid.UUID, str]:
+    nid = uuid.uuid4()
+    message_id = f"<{nid}@notifications.example>"
+    with db.unit_of_work() as conn:
+        conn.execute(
+            sends.insert().values(
+                notification_id=nid,
+                service_id=uuid.uuid4(),
+                state="sent",
+                correlation_id="corr-send",
+                provider_reference=message_id,
+            )
+        )
+    return nid, message_id
+
+
+def _reports(db: Database) -> list[Any]:
+    with db.engine.connect() as conn:
+        return [decode(bytes(b)) for b in conn.execute(select(outbox.c.body).order_by(outbox.c.id)).scalars()]
+
+
+async def _post(app: FastAPI, body: Any, token: str | None = TOKEN) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        return await client.post(receipts.RECEIPT_PATH, content=orjson.dumps(body), headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("receipt", "status"),
+    [
+        ({"notificationType": "Delivery"}, "delivered"),
+        ({"notificationType": "Bounce", "bounce": {"bounceType": "Permanent"}}, "permanent-failure"),
+        ({"notificationType": "Bounce", "bounce": {"bounceType": "Transient"}}, "temporary-failure"),
+        ({"notificationType": "Bounce", "bounce": {"bounceType": "Undetermined"}}, "temporary-failure"),
+    ],
+)
+async def test_receipts_become_status_reports(app: FastAPI, db: Database, receipt: Any, status: str) -> None:
+    nid, message_id = _sent(db)
+    response = await _post(app, {**receipt, "mail": {"messageId": message_id}})
+    assert response.status_code == 200
+    (event,) = _reports(db)
+    assert event.payload.notification_id == nid
+    assert event.payload.status == status
+    assert event.payload.provider_reference == message_id
+    assert event.correlation_id == "corr-send"
+
+
+async def test_a_complaint_changes_no_status(app: FastAPI, db: Database) -> None:
+    _, message_id = _sent(db)
+    response = await _post(app, {"notificationType": "Complaint", "mail": {"messageId": message_id}})
+    assert response.status_code == 200
+    assert _reports(db) == []
+
+
+@pytest.mark.parametrize("token", [None, "wrong", "receipt-token-and-more"])
+async def test_the_bearer_token_is_required(app: FastAPI, db: Database, token: str | None) -> None:
+    _, message_id = _sent(db)
+    response = await _post(app, {"notificationType": "Delivery", "mail": {"messageId": message_id}}, token)
+    assert response.status_code == 401
+    assert _reports(db) == []
+
+
+async def test_unknown_and_malformed_receipts(app: FastAPI, db: Database) -> None:
+    unknown = await _post(app, {"notificationType": "Delivery", "mail": {"messageId": "<nope@x>"}})
+    assert unknown.status_code == 409
+    assert (await _post(app, {"notificationType": "Delivery"})).status_code == 400
+    assert (await _post(app, {"notificationType": "Open", "mail": {"messageId": "<a@b>"}})).status_code == 400
+    assert (await _post(app, ["not", "an", "object"])).status_code == 400
