@@ -1,0 +1,14 @@
+"""``python -m notify_delivery_letter <role> [--port N]``."""
+
+from notify_platform.cli import run_service
+
+from . import bootstrap
+from .settings import Settings
+
+
+def main() -> None:
+    run_service(bootstrap, Settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""Settings of delivery-letter (environment variables, validated at start-up)."""
+
+from __future__ import annotations
+
+from notify_platform.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    port: int = 6016
+    delivery_letter_database_url: str | None = None
+
+    @property
+    def database(self) -> str:
+        return self.delivery_letter_database_url or self.database_url("delivery_letter")
