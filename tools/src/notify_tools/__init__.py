@@ -1,0 +1,1 @@
+"""Developer and ops commands."""

@@ -1,0 +1,45 @@
+"""A small admin API client: signs a fresh ``notify-admin`` JWT for every request, as Notify's admin app does."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import jwt
+
+
+class AdminApiError(Exception):
+    def __init__(self, status_code: int, body: Any) -> None:
+        super().__init__(f"{status_code}: {body}")
+        self.status_code = status_code
+        self.body = body
+
+
+class AdminClient:
+    def __init__(
+        self, base_url: str, secret: str, *, client_id: str = "notify-admin", timeout: float = 30
+    ) -> None:
+        self.client_id = client_id
+        self.secret = secret
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+
+    def _headers(self) -> dict[str, str]:
+        token = jwt.encode({"iss": self.client_id, "iat": int(time.time())}, self.secret, algorithm="HS256")
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def request(self, method: str, path: str, json: Any = None) -> Any:
+        response = self.http.request(method, path, json=json, headers=self._headers())
+        body = response.json() if response.content else None
+        if response.status_code >= 400:
+            raise AdminApiError(response.status_code, body)
+        return body
+
+    def post(self, path: str, json: Any = None) -> Any:
+        return self.request("POST", path, json)
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def close(self) -> None:
+        self.http.close()

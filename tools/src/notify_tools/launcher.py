@@ -1,0 +1,136 @@
+"""Start the whole stack as subprocesses on free ports (integration tests, benchmarks), and stop it cleanly.
+
+Each process writes its JSON log lines to ``<log_dir>/<name>.log`` so tests can follow correlation ids and
+check that no personal data was logged.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .stack import MIGRATING, Ports, Proc, processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_ports() -> Ports:
+    return Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
+
+
+@dataclass
+class RunningStack:
+    ports: Ports
+    env: dict[str, str]
+    log_dir: Path
+    admin_secret: str
+    procs: dict[str, tuple[Proc, subprocess.Popen[bytes]]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.procs[name][0].port}"
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
+
+    def start(self, name: str) -> None:
+        proc = next(p for p in processes(self.ports) if p.name == name)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        child = subprocess.Popen(
+            list(proc.argv),
+            env={**self.env, **proc.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs[name] = (proc, child)
+
+    def wait_ready(self, names: list[str] | None = None, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        for name in names or list(self.procs):
+            proc, child = self.procs[name]
+            url = f"http://127.0.0.1:{proc.port}{proc.health_path}"
+            while True:
+                if child.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {child.returncode}:\n{self.tail(name)}")
+                try:
+                    if httpx.get(url, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not ready at {url} after {timeout}s:\n{self.tail(name)}")
+                time.sleep(0.2)
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        _, child = self.procs[name]
+        if child.poll() is None:
+            child.send_signal(sig)
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        return child.returncode
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.stop(name)
+
+
+def launch(
+    infra_env: dict[str, str], log_dir: Path, *, extra_env: dict[str, str] | None = None
+) -> RunningStack:
+    """Migrate every database, declare every queue, then start every process and wait until all are ready."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    admin_secret = secrets.token_urlsafe(32)
+    env = {
+        **os.environ,
+        **infra_env,
+        "ENVIRONMENT": "test",
+        "NOTIFY_ADMIN_CLIENT_SECRET": admin_secret,
+        "NOTIFY_SECRET_KEYS": secrets.token_urlsafe(32),
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    migrations = [
+        subprocess.Popen(
+            [sys.executable, "-m", module, "migrate"],
+            env=env,
+            stdout=open(log_dir / f"migrate-{module}.log", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        for module in MIGRATING
+    ]
+    for child, module in zip(migrations, MIGRATING, strict=True):
+        if child.wait(timeout=180) != 0:
+            raise RuntimeError(f"migration of {module} failed; see {log_dir}/migrate-{module}.log")
+    stack = RunningStack(ports=free_ports(), env=env, log_dir=log_dir, admin_secret=admin_secret)
+    try:
+        for proc in processes(stack.ports):
+            stack.start(proc.name)
+        stack.wait_ready()
+    except BaseException:
+        stack.stop_all()
+        raise
+    return stack
