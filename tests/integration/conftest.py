@@ -1,0 +1,45 @@
+"""The running stack (every service and simulator as real processes) against this run's isolated infra."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from notify_tools.demo import create_demo
+from notify_tools.launcher import RunningStack, launch
+from notify_tools.testing import Infra
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    log_dir: Path = tmp_path_factory.mktemp("stack-logs")
+    # A long gateway cache TTL, so that revocations and template changes taking effect at once can only be the
+    # change events invalidating the cache (production keeps 1 s as the fallback).
+    running = launch(infra.env(), log_dir, extra_env={"CACHE_TTL_SECONDS": "30"})
+    try:
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture(scope="session")
+def demo(stack: RunningStack) -> dict[str, Any]:
+    """A live service with a key of each type and one template per channel, made through the admin API."""
+    return create_demo(stack.base_url, stack.admin_secret)
+
+
+@pytest.fixture(scope="module")
+def db(stack: RunningStack) -> Iterator[Engine]:
+    """An engine on the notifications database of this run, for tests that set up or inspect rows directly."""
+    url = make_url(stack.env["POSTGRES_URL"]).set(database=stack.env["DATABASE_PREFIX"] + "notifications")
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
