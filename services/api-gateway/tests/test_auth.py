@@ -50,9 +50,11 @@ class Lookup:
     def __init__(self, *services: ServiceAuthRecord) -> None:
         self.services = {s.id: s for s in services}
         self.calls: list[uuid.UUID] = []
+        self.fresh_calls = 0
 
-    async def __call__(self, service_id: uuid.UUID) -> ServiceAuthRecord | None:
+    async def __call__(self, service_id: uuid.UUID, *, fresh: bool = False) -> ServiceAuthRecord | None:
         self.calls.append(service_id)
+        self.fresh_calls += fresh
         return self.services.get(service_id)
 
 
@@ -498,3 +500,63 @@ def test_admin_clock_boundary_passes(offset):
 def test_admin_algorithm():
     t = forge({"alg": "HS512", "typ": "JWT"}, {"iss": ADMIN, "iat": NOW}, "new-admin-secret", hashlib.sha512)
     admin_error(f"Bearer {t}", 403, "Invalid token: algorithm used is not HS256")
+
+
+# ------------------------------------------------------------------------------------------------
+# a cached record that predates the key
+
+
+class StaleThenFresh(Lookup):
+    """Answers the first (cached) lookup with ``stale`` and fresh lookups with ``fresh``."""
+
+    def __init__(self, stale: ServiceAuthRecord | None, fresh: ServiceAuthRecord | None) -> None:
+        super().__init__()
+        self.stale, self.fresh = stale, fresh
+
+    async def __call__(self, service_id: uuid.UUID, *, fresh: bool = False) -> ServiceAuthRecord | None:
+        await super().__call__(service_id, fresh=fresh)
+        return self.fresh if fresh else self.stale
+
+
+async def test_key_created_after_the_cached_read_is_found_by_one_fresh_lookup():
+    new = key(SECRET)
+    lookup = StaleThenFresh(service(key(OTHER_SECRET)), service(key(OTHER_SECRET), new))
+    _, matched = await check(f"Bearer {token()}", lookup)
+    assert matched == new
+    assert lookup.calls == [SERVICE_ID, SERVICE_ID] and lookup.fresh_calls == 1
+
+
+@pytest.mark.parametrize(
+    ("stale", "message"),
+    [(None, "Invalid token: service not found"), (service(), "Invalid token: service has no API keys")],
+)
+async def test_service_or_first_key_created_after_the_cached_read(stale, message):
+    lookup = StaleThenFresh(stale, service(key()))
+    await check(f"Bearer {token()}", lookup)
+    assert lookup.fresh_calls == 1
+    await expect_error(f"Bearer {token()}", 403, message, StaleThenFresh(stale, stale))
+
+
+async def test_unknown_key_is_refused_after_exactly_one_fresh_lookup():
+    lookup = Lookup(service(key(OTHER_SECRET)))
+    await expect_error(f"Bearer {token()}", 403, "Invalid token: API key not found", lookup)
+    assert lookup.calls == [SERVICE_ID, SERVICE_ID] and lookup.fresh_calls == 1
+
+
+@pytest.mark.parametrize("outcome", ["valid", "revoked", "archived", "clock"])
+async def test_answers_the_cache_can_give_alone_need_no_fresh_lookup(outcome):
+    revoked = key(expiry=NOW_DT - timedelta(hours=1))
+    lookup = {
+        "valid": Lookup(service(key())),
+        "revoked": Lookup(service(revoked)),
+        "archived": Lookup(service(key(), active=False)),
+        "clock": Lookup(service(key())),
+    }[outcome]
+    header = f"Bearer {token(iat=NOW - 3600)}" if outcome == "clock" else f"Bearer {token()}"
+    try:
+        await check(header, lookup)
+    except AuthError:
+        assert outcome != "valid"
+    else:
+        assert outcome == "valid"
+    assert lookup.fresh_calls == 0

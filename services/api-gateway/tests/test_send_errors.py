@@ -100,7 +100,7 @@ class FakeNotifications:
             raise self.template_error
         return self.templates.get(str(template_id))
 
-    async def service(self, service_id: uuid.UUID) -> Any:
+    async def service(self, service_id: uuid.UUID, *, fresh: bool = False) -> Any:
         return self.services.get(str(service_id))
 
     async def notification(self, service_id: uuid.UUID, notification_id: uuid.UUID) -> Any:

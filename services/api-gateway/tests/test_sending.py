@@ -7,8 +7,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
-from notify_gateway.adapters.internal_client import InternalUnavailable, TtlCache
+from notify_gateway.adapters.internal_client import (
+    InternalUnavailable,
+    NotificationsClient,
+    TtlCache,
+)
 from notify_gateway.domain.errors import V2Error
 from notify_gateway.domain.sending import prepare_email, prepare_letter, prepare_sms
 
@@ -223,6 +228,43 @@ async def test_cache_coalesces_concurrent_loads_and_expires() -> None:
     assert results == [1] * 20 and calls == 1
     await asyncio.sleep(0.06)
     assert await cache.get("k", load) == 2
+
+
+async def test_cache_max_age_turns_older_entries_into_misses() -> None:
+    cache = TtlCache(ttl=60)
+    calls = 0
+
+    async def load() -> int:
+        nonlocal calls
+        calls += 1
+        return calls
+
+    assert await cache.get("k", load) == 1
+    assert await cache.get("k", load, max_age=10) == 1  # young enough
+    await asyncio.sleep(0.03)
+    assert await cache.get("k", load, max_age=0.02) == 2  # too old for this caller: reloaded
+    assert await cache.get("k", load) == 2  # and the reload is what everyone now sees
+
+
+async def test_fresh_service_lookups_reach_the_owner_and_refresh_the_cache() -> None:
+    hits = 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal hits
+        hits += 1
+        await asyncio.sleep(0.01)
+        return httpx.Response(200, json={"id": str(request.url).split("/")[-2], "hits": hits})
+
+    client = NotificationsClient("http://notifications", ttl=60, timeout=1)
+    client.http = httpx.AsyncClient(base_url="http://notifications", transport=httpx.MockTransport(answer))
+    sid = uuid.uuid4()
+    assert (await client.service(sid))["hits"] == 1
+    assert (await client.service(sid))["hits"] == 1
+    assert (await client.service(sid, fresh=True))["hits"] == 2
+    assert (await client.service(sid))["hits"] == 2
+    both = await asyncio.gather(client.service(sid, fresh=True), client.service(sid, fresh=True))
+    assert [b["hits"] for b in both] == [3, 3]  # concurrent fresh reads share one call
+    await client.aclose()
 
 
 def test_length_is_checked_after_the_recipient() -> None:

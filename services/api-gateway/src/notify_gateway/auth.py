@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from jwt.algorithms import HMACAlgorithm
@@ -85,7 +85,14 @@ class AuthError(Exception):
         return f"AuthError({self.message!r}, {self.status_code})"
 
 
-ServiceLookup = Callable[[uuid.UUID], Awaitable[ServiceAuthRecord | None]]
+class ServiceLookup(Protocol):
+    """Finds a service's auth record. ``fresh=True`` asks past any cache: the caller only does so when the
+    cached record cannot vouch for the token (a key or service created a moment ago), and the lookup may
+    throttle how often that really reaches the source."""
+
+    def __call__(
+        self, service_id: uuid.UUID, *, fresh: bool = False
+    ) -> Awaitable[ServiceAuthRecord | None]: ...
 
 
 # --------------------------------------------------------------------------------------------------
@@ -209,13 +216,33 @@ async def authenticate_api_key(
         raise AuthError(MSG_ISS_NOT_UUID, 403) from exc
 
     service = await lookup(service_id)
+    try:
+        return _match(token, service, current)
+    except _MaybeStale:
+        # The cached record may predate a key (or service) created a moment ago: ask once more, fresh.
+        # Revocation needs no such retry: the change event drops the cache, and a stale revoked key is the
+        # only thing a fresh read could refuse that the cached one accepts.
+        return _match(token, await lookup(service_id, fresh=True), current, final=True)
+
+
+class _MaybeStale(Exception):
+    pass
+
+
+def _match(
+    token: _ParsedToken, service: ServiceAuthRecord | None, current: float, *, final: bool = False
+) -> tuple[ServiceAuthRecord, ApiKeyRecord]:
     if service is None:
-        raise AuthError(MSG_SERVICE_NOT_FOUND, 403)
+        if final:
+            raise AuthError(MSG_SERVICE_NOT_FOUND, 403)
+        raise _MaybeStale
 
     cutoff = datetime.fromtimestamp(current, UTC) - REVOKED_KEY_GRACE
     keys = [key for key in service.api_keys if key.expiry_date is None or _aware(key.expiry_date) > cutoff]
     if not keys:
-        raise AuthError(MSG_NO_KEYS, 403)
+        if final:
+            raise AuthError(MSG_NO_KEYS, 403)
+        raise _MaybeStale
     if not service.active:
         raise AuthError(MSG_ARCHIVED, 403)
 
@@ -228,7 +255,9 @@ async def authenticate_api_key(
         if key.expiry_date is not None:
             raise AuthError(MSG_REVOKED, 403)
         return service, key
-    raise AuthError(MSG_KEY_NOT_FOUND, 403)
+    if final:
+        raise AuthError(MSG_KEY_NOT_FOUND, 403)
+    raise _MaybeStale
 
 
 def authenticate_admin(

@@ -29,10 +29,11 @@ class TtlCache:
         self._values: dict[Any, tuple[float, Any]] = {}
         self._inflight: dict[Any, asyncio.Future[Any]] = {}
 
-    async def get(self, key: Any, load: Any) -> Any:
+    async def get(self, key: Any, load: Any, *, max_age: float | None = None) -> Any:
+        """The cached value, or ``load()``'s. ``max_age`` makes an entry older than that many seconds a miss."""
         hit = self._values.get(key)
         now = time.monotonic()
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > now and (max_age is None or hit[0] - self.ttl + max_age > now):
             return hit[1]
         pending = self._inflight.get(key)
         if pending is not None:
@@ -98,10 +99,15 @@ class NotificationsClient:
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
-    async def service(self, service_id: uuid.UUID) -> dict[str, Any] | None:
-        return await self.cache.get(
-            ("service", service_id), lambda: self._get(f"/internal/services/{service_id}/auth")
-        )  # type: ignore[no-any-return]
+    async def service(self, service_id: uuid.UUID, *, fresh: bool = False) -> dict[str, Any] | None:
+        """A service's auth record. ``fresh`` re-reads it (sharing a read already under way): auth asks so only
+        when the cached record cannot vouch for a token, so a token that matches no key costs one indexed read,
+        as a token naming an unknown service always has."""
+        return await self.cache.get(  # type: ignore[no-any-return]
+            ("service", service_id),
+            lambda: self._get(f"/internal/services/{service_id}/auth"),
+            max_age=0 if fresh else None,
+        )
 
     async def template(
         self, service_id: uuid.UUID, template_id: uuid.UUID, version: int | None = None

@@ -70,9 +70,9 @@ def _auth_record(service: dict[str, Any]) -> ServiceAuthRecord:
 async def authenticated(request: Request, ctx: Ctx) -> Caller:
     services: dict[uuid.UUID, dict[str, Any]] = {}
 
-    async def lookup(service_id: uuid.UUID) -> ServiceAuthRecord | None:
+    async def lookup(service_id: uuid.UUID, *, fresh: bool = False) -> ServiceAuthRecord | None:
         try:
-            service = await ctx.notifications.service(service_id)
+            service = await ctx.notifications.service(service_id, fresh=fresh)
         except InternalUnavailable as exc:
             raise unavailable() from exc
         if service is None:
