@@ -1,6 +1,8 @@
 """Every event on the bus, one frozen model per (type, major version).
 
 Changelog (a breaking change is a new major version, consumed side by side until the old one is retired):
+- delivery.letter.requested v1 gained the optional ``contact_block`` and ``precompiled``; notification.status_reported
+  v1 gained the optional ``recipient`` and ``postage`` (what a precompiled letter's PDF turned out to hold).
 - notification.requested v1 gained the optional ``address_lines`` (validated letter address).
 - notification.requested v1, delivery.{sms,email,letter}.requested v1, notification.status_reported v1,
   notification.status_changed v1, service.changed v1, template.changed v1, api_key.changed v1: first versions.
@@ -124,6 +126,10 @@ class LetterDeliveryRequestedV1(Event):
     postage: str
     key_type: KeyType
     created_at: datetime
+    contact_block: str | None = None
+    # True: the PDF was uploaded with the request (held by delivery-letter under the notification id) and must be
+    # scanned and validated; address_lines, body and subject are then empty and the PDF is the letter.
+    precompiled: bool = False
 
 
 @register
@@ -141,6 +147,10 @@ class NotificationStatusReportedV1(Event):
     reported_at: datetime
     billable_units: int | None = None
     detail: str | None = None
+    # Only for a precompiled letter that passed validation: the address read from its PDF (lines joined by "\n")
+    # and the postage it implies (europe / rest-of-world for an address abroad).
+    recipient: str | None = None
+    postage: str | None = None
 
 
 @register
