@@ -1,6 +1,7 @@
 """Every event on the bus, one frozen model per (type, major version).
 
 Changelog (a breaking change is a new major version, consumed side by side until the old one is retired):
+- notification.requested v1 gained the optional ``precompiled`` (a letter uploaded as a PDF).
 - delivery.letter.requested v1 gained the optional ``contact_block`` and ``precompiled``; notification.status_reported
   v1 gained the optional ``recipient`` and ``postage`` (what a precompiled letter's PDF turned out to hold).
 - notification.requested v1 gained the optional ``address_lines`` (validated letter address).
@@ -71,6 +72,8 @@ class NotificationRequestedV1(Event):
     job_id: uuid.UUID | None = None
     job_row_number: int | None = None
     created_by_id: uuid.UUID | None = None
+    # A precompiled letter: its PDF is already held by delivery-letter; it starts in pending-virus-check.
+    precompiled: bool = False
 
 
 @register
