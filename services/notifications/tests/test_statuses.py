@@ -22,6 +22,10 @@ from notify_notifications.domain.statuses import UPDATABLE, is_final, may_apply
         ("technical-failure", "delivered", False),
         ("pending-virus-check", "created", True),
         ("sent", "delivered", True),
+        ("delivered", "returned-letter", True),
+        ("returned-letter", "returned-letter", False),
+        ("returned-letter", "delivered", False),
+        ("technical-failure", "returned-letter", False),
     ],
 )
 def test_may_apply(current: str, new: str, expected: bool) -> None:

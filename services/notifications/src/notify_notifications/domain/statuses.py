@@ -25,7 +25,12 @@ _RANK = {"pending-virus-check": 0, "created": 1, "sending": 2, "pending": 3, "se
 
 
 def may_apply(current: str, new: str) -> bool:
-    """True if a report of ``new`` should replace ``current``. Idempotent: the same status twice is a no-op."""
+    """True if a report of ``new`` should replace ``current``. Idempotent: the same status twice is a no-op.
+
+    The one move out of a final status: a printed letter (``delivered``) can later come back as ``returned-letter``.
+    """
+    if current == "delivered" and new == "returned-letter":
+        return True
     if current == new or current not in UPDATABLE:
         return False
     if new in _RANK:

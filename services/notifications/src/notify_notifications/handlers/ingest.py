@@ -20,11 +20,11 @@ from notify_contracts import (
 )
 from notify_platform import outbox
 from notify_platform.logging import get_logger
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
-from ..adapters.tables import notifications, services
+from ..adapters.tables import notifications, services, template_versions
 from ..adapters.tables import outbox as outbox_table
 
 PRODUCER = "notifications"
@@ -44,7 +44,7 @@ def _row(p: NotificationRequestedV1) -> dict[str, Any]:
         "normalised_recipient": p.normalised_recipient,
         "personalisation": p.personalisation,
         "client_reference": p.client_reference,
-        "status": "created",
+        "status": "pending-virus-check" if p.precompiled else "created",
         "body": p.body,
         "subject": p.subject,
         "sender": p.sender,
@@ -61,7 +61,9 @@ def _row(p: NotificationRequestedV1) -> dict[str, Any]:
     }
 
 
-def _delivery_request(p: NotificationRequestedV1, service: Any, email_domain: str) -> Event:
+def _delivery_request(
+    p: NotificationRequestedV1, service: Any, email_domain: str, contact_block: str | None = None
+) -> Event:
     if p.notification_type == "sms":
         text = f"{service.name}: {p.body}" if service.prefix_sms else p.body
         return SmsDeliveryRequestedV1(
@@ -98,7 +100,25 @@ def _delivery_request(p: NotificationRequestedV1, service: Any, email_domain: st
         postage=p.postage or "second",
         key_type=p.key_type,
         created_at=p.created_at,
+        contact_block=contact_block,
+        precompiled=p.precompiled,
     )
+
+
+def _letter_contact_blocks(
+    conn: Connection, payloads: Sequence[NotificationRequestedV1]
+) -> dict[tuple[Any, int], str | None]:
+    """The contact block of each letter's template version (printed top right of the first page)."""
+    wanted = {(p.template_id, p.template_version) for p in payloads if p.notification_type == "letter"}
+    if not wanted:
+        return {}
+    tv = template_versions
+    rows = conn.execute(
+        select(tv.c.id, tv.c.version, tv.c.letter_contact_block).where(
+            tuple_(tv.c.id, tv.c.version).in_(list(wanted))
+        )
+    )
+    return {(row.id, row.version): row.letter_contact_block for row in rows}
 
 
 def ingest(conn: Connection, envelopes: Sequence[Envelope[Any]], *, email_domain: str) -> int:
@@ -127,12 +147,14 @@ def ingest(conn: Connection, envelopes: Sequence[Envelope[Any]], *, email_domain
             ).where(services.c.id.in_(service_ids))
         )
     }
+    contact_blocks = _letter_contact_blocks(conn, [payloads[i][1] for i in inserted])
     events = []
     for notification_id in inserted:
         env, payload = payloads[notification_id]
+        contact_block = contact_blocks.get((payload.template_id, payload.template_version))
         events.append(
             new_envelope(
-                _delivery_request(payload, by_id[payload.service_id], email_domain),
+                _delivery_request(payload, by_id[payload.service_id], email_domain, contact_block),
                 producer=PRODUCER,
                 correlation_id=env.correlation_id,
                 causation_id=str(env.event_id),

@@ -28,6 +28,11 @@ class UnknownNotification(Exception):
     """A report names a notification this service has not stored (yet): retried, then dead-lettered."""
 
 
+def _normalised(address: str) -> str:
+    """An address on one line, as a letter sent with a template stores it."""
+    return ", ".join(address.split("\n"))[:320]
+
+
 def apply_reports(conn: Connection, envelopes: Sequence[Envelope[Any]]) -> int:
     """Apply status reports in one transaction. Returns how many notifications changed."""
     reports: list[tuple[Envelope[Any], NotificationStatusReportedV1]] = sorted(
@@ -67,6 +72,13 @@ def apply_reports(conn: Connection, envelopes: Sequence[Envelope[Any]]) -> int:
             changes.setdefault(report.notification_id, {})["sent_by"] = report.provider
         if report.billable_units is not None:
             changes.setdefault(report.notification_id, {})["billable_units"] = report.billable_units
+        if report.recipient is not None and now["status"] == "pending-virus-check":
+            # A precompiled letter passed its checks: the address read from the PDF becomes the recipient.
+            changes.setdefault(report.notification_id, {}).update(
+                recipient=report.recipient[:320], normalised_recipient=_normalised(report.recipient)
+            )
+        if report.postage is not None and now["status"] == "pending-virus-check":
+            changes.setdefault(report.notification_id, {})["postage"] = report.postage
         if not may_apply(now["status"], report.status):
             continue
         previous, now["status"] = now["status"], report.status
