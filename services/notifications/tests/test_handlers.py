@@ -191,7 +191,11 @@ def test_a_precompiled_letter_waits_for_its_checks_then_takes_the_address_from_i
     nid = event.payload.notification_id
     db_run(db, lambda c: ingest(c, [event], email_domain="example"))
     assert _outbox(db)[0].payload.precompiled is True
-    row = lambda: db.engine.connect().execute(select(notifications).where(notifications.c.id == nid)).one()  # noqa: E731
+
+    def row() -> Any:
+        with db.engine.connect() as conn:
+            return conn.execute(select(notifications).where(notifications.c.id == nid)).one()
+
     assert row().status == "pending-virus-check"
     checked = NotificationStatusReportedV1(
         notification_id=nid,

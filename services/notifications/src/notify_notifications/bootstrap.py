@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from notify_platform.runtime import Runtime, create_app
 from .adapters.crypto import SecretBox
 from .entrypoints import (
     admin_keys_templates,
+    admin_notifications,
     admin_services,
     admin_users,
     errors,
@@ -24,6 +27,7 @@ from .entrypoints import (
 from .entrypoints.deps import Context
 from .handlers.ingest import ingest
 from .handlers.statuses import apply_reports
+from .handlers.sweep import SWEEP_BATCH, time_out_stuck
 from .settings import Settings
 
 SERVICE = "notifications"
@@ -69,6 +73,19 @@ def subscriptions(runtime: Runtime, settings: Settings) -> list[Subscription]:
     ]
 
 
+async def sweep_forever(runtime: Runtime, settings: Settings) -> None:
+    """Time out stuck texts and emails every interval (each pass bounded; repeated while it finds a full batch)."""
+    db = runtime.db
+    assert db is not None
+    timeout = timedelta(seconds=settings.sending_timeout_seconds)
+    while True:
+        while await db.transaction(lambda conn: time_out_stuck(conn, timeout=timeout)) >= SWEEP_BATCH:
+            pass
+        if runtime.relay is not None:
+            runtime.relay.wake()
+        await asyncio.sleep(settings.sending_sweep_interval_seconds)
+
+
 def build(role: str, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime(SERVICE, settings)
@@ -78,12 +95,14 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
     if role in ("consumer", "all"):
         for sub in subscriptions(runtime, settings):
             runtime.subscribe(sub)
+        runtime.background(lambda: sweep_forever(runtime, settings))
     routers = []
     if role in ("api", "all"):
         routers = [
             admin_users.router,
             admin_services.router,
             admin_keys_templates.router,
+            admin_notifications.router,
             internal.router,
             internal_reads.router,
             internal_documents.router,

@@ -16,6 +16,9 @@ class Settings(CommonSettings):
     default_sms_sender: str = "GOVUK"
     email_domain: str = "notifications.service.gov.uk"
     status_batch_size: int = 200
+    # Texts and emails still sending/pending this long after creation become temporary-failure (behaviour.md §9.6).
+    sending_timeout_seconds: float = 259_200
+    sending_sweep_interval_seconds: float = 600
 
     @property
     def database(self) -> str:

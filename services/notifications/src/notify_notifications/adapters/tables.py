@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
@@ -185,6 +186,12 @@ notifications = Table(
     Index("ix_notifications_service_key_created", "service_id", "key_type", "created_at"),
     Index("ix_notifications_job_id", "job_id"),
     Index("ix_notifications_service_reference", "service_id", "client_reference"),
+    # The stuck-notification sweep reads only rows still in flight.
+    Index(
+        "ix_notifications_in_flight_created",
+        "created_at",
+        postgresql_where=text("status IN ('sending', 'pending')"),
+    ),
 )
 
 # Text messages received on a service's inbound number (behaviour.md §12); read by GET /v2/received-text-messages.

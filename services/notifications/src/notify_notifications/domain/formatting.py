@@ -1,4 +1,4 @@
-"""JSON shapes of the admin API objects (admin-api.md): users, services, templates, API keys."""
+"""JSON shapes of the admin API objects (admin-api.md): users, services, templates, API keys, notifications."""
 
 from __future__ import annotations
 
@@ -142,4 +142,36 @@ def api_key_json(k: Any) -> dict[str, Any]:
         "updated_at": ts(k.updated_at),
         "expiry_date": ts(k.expiry_date),
         "version": k.version,
+    }
+
+
+def notification_admin_json(n: Any) -> dict[str, Any]:
+    """The stored notification as the admin API shows it (internal status, not the public one)."""
+    return {
+        "id": str(n.id),
+        "to": n.recipient,
+        "normalised_to": n.normalised_recipient,
+        "job_row_number": n.job_row_number,
+        "job": {"id": str(n.job_id), "original_file_name": None} if n.job_id else None,
+        "status": n.status,
+        "notification_type": n.notification_type,
+        "key_type": n.key_type,
+        "api_key": str(n.api_key_id) if n.api_key_id else None,
+        "reference": n.provider_reference,
+        "client_reference": n.client_reference,
+        "billable_units": n.billable_units,
+        "created_at": ts(n.created_at),
+        "sent_at": ts(n.sent_at),
+        "updated_at": ts(n.updated_at),
+        "sent_by": n.sent_by,
+        "international": n.international,
+        "phone_prefix": n.phone_prefix,
+        "rate_multiplier": n.rate_multiplier,
+        "reply_to_text": n.sender,
+        "postage": n.postage,
+        "unsubscribe_link": n.one_click_unsubscribe_url,
+        "personalisation": n.personalisation,
+        "service": str(n.service_id),
+        "template": {"id": str(n.template_id), "version": n.template_version},
+        "created_by": {"id": str(n.created_by_id)} if n.created_by_id else None,
     }
