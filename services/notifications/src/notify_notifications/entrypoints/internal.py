@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from ..adapters.tables import (
@@ -183,3 +183,54 @@ async def notification_for_service(
         return notification_dict(row)
 
     return await ctx.db.transaction(fetch)
+
+
+PRECOMPILED_TEMPLATE_NAME = "Pre-compiled PDF"
+
+
+def precompiled_template(conn: Connection, service_id: uuid.UUID) -> dict[str, Any] | None:
+    """The service's hidden letter template that precompiled letters are recorded against, made on first use.
+
+    Hidden templates are never listed, read through the public API, or usable for templated sends. A transaction
+    advisory lock per service makes the first use under concurrency create exactly one.
+    """
+    conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"precompiled:{service_id}"))))
+    query = select(templates).where(
+        templates.c.service_id == service_id,
+        templates.c.hidden.is_(True),
+        templates.c.template_type == "letter",
+        templates.c.name == PRECOMPILED_TEMPLATE_NAME,
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        owner = conn.execute(select(services.c.created_by_id).where(services.c.id == service_id)).scalar()
+        if owner is None:
+            return None
+        values = {
+            "id": uuid.uuid4(),
+            "service_id": service_id,
+            "name": PRECOMPILED_TEMPLATE_NAME,
+            "template_type": "letter",
+            "content": "",
+            "subject": PRECOMPILED_TEMPLATE_NAME,
+            "postage": "second",
+            "archived": False,
+            "hidden": True,
+            "letter_contact_block": None,
+            "has_unsubscribe_link": False,
+            "created_by_id": owner,
+            "created_at": datetime.now(UTC),
+            "version": 1,
+        }
+        conn.execute(templates.insert().values(**values))
+        conn.execute(template_versions.insert().values(**values))
+        row = conn.execute(query).one()
+    return template_dict(row, None)
+
+
+@router.put("/services/{service_id}/precompiled-template")
+async def precompiled_template_for_service(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
+    template = await ctx.db.transaction(lambda conn: precompiled_template(conn, service_id))
+    if template is None:
+        raise not_found()
+    return template
