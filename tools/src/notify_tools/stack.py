@@ -69,6 +69,7 @@ def processes(ports: Ports = Ports(), python: str = sys.executable) -> list[Proc
         "NOTIFICATIONS_URL": f"http://127.0.0.1:{ports.notifications}",
         "JOBS_URL": f"http://127.0.0.1:{ports.jobs}",
         "DELIVERY_SMS_URL": f"http://127.0.0.1:{ports.delivery_sms}",
+        "DELIVERY_LETTER_URL": f"http://127.0.0.1:{ports.delivery_letter}",
     }
     providers = {
         "MMG_URL": f"http://127.0.0.1:{ports.sms_sim_mmg}",
