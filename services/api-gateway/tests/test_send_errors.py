@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from notifications_python_client.authentication import create_jwt_token
 from notify_gateway.adapters.internal_client import InternalUnavailable
+from notify_gateway.adapters.letters_client import PdfTooLarge
 from notify_gateway.auth import ApiKeyRecord
 from notify_gateway.daily_limits import DailyLimitExceeded, Reservation
 from notify_gateway.entrypoints import errors, v2_notifications, v2_reads
@@ -28,6 +29,7 @@ from notify_platform.broker import BrokerUnavailable
 SERVICE_ID = str(uuid.uuid4())
 SMS_TEMPLATE = str(uuid.uuid4())
 EMAIL_TEMPLATE = str(uuid.uuid4())
+PRECOMPILED_TEMPLATE = "5a7fa0a4-6f4c-4b5e-9f0e-0d3c1f7e9a11"
 LETTER_TEMPLATE = str(uuid.uuid4())
 SENDER_ID = str(uuid.uuid4())
 REPLY_TO_ID = str(uuid.uuid4())
@@ -92,6 +94,7 @@ class FakeNotifications:
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     template_error: Exception | None = None
+    stored: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
 
     async def template(
         self, service_id: uuid.UUID, template_id: uuid.UUID, version: int | None = None
@@ -104,7 +107,10 @@ class FakeNotifications:
         return self.services.get(str(service_id))
 
     async def notification(self, service_id: uuid.UUID, notification_id: uuid.UUID) -> Any:
-        return None
+        return self.stored.get(notification_id)
+
+    async def precompiled_template(self, service_id: uuid.UUID) -> Any:
+        return {**make_template("letter", PRECOMPILED_TEMPLATE), "hidden": True, "version": 1}
 
 
 @dataclass
@@ -163,6 +169,26 @@ class FakeRedis:
 
 
 @dataclass
+class FakeLetters:
+    """delivery-letter's PDF store, as the gateway sees it."""
+
+    pdfs: dict[uuid.UUID, bytes] = field(default_factory=dict)
+    error: Exception | None = None
+    order: list[str] = field(default_factory=list)
+
+    async def upload_pdf(self, service_id: uuid.UUID, notification_id: uuid.UUID, pdf: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.order.append("upload")
+        self.pdfs[notification_id] = pdf
+
+    async def pdf(self, service_id: uuid.UUID, notification_id: uuid.UUID) -> bytes | None:
+        if self.error is not None:
+            raise self.error
+        return self.pdfs.get(notification_id)
+
+
+@dataclass
 class FakeContext:
     notifications: FakeNotifications
     settings: Settings = field(default_factory=Settings)
@@ -171,6 +197,7 @@ class FakeContext:
     limiter: FakeLimiter = field(default_factory=FakeLimiter)
     daily_limits: FakeDailyLimits = field(default_factory=FakeDailyLimits)
     document_store: Any = None
+    letters: FakeLetters = field(default_factory=FakeLetters)
 
 
 class Gateway:
@@ -774,9 +801,113 @@ def test_precompiled_letter_schema_errors(gw: Gateway, body: dict[str, Any], mes
     assert_error(gw.post("letter", body), 400, "ValidationError", message)
 
 
-def test_precompiled_letters_are_refused_for_now(gw: Gateway) -> None:
-    r = gw.post("letter", {"reference": "r", "content": "JVBERi0=", "postage": "first"})
-    assert_error(r, 400, "BadRequestError", "Precompiled letters are not supported yet")
+def test_a_precompiled_letter_is_stored_then_announced_and_answered_with_id_reference_postage(
+    gw: Gateway,
+) -> None:
+    original = gw.ctx.broker.publish
+
+    async def publish(envelope: Any) -> None:
+        gw.ctx.letters.order.append("publish")
+        await original(envelope)
+
+    gw.ctx.broker.publish = publish  # type: ignore[method-assign]
+    r = gw.post("letter", {"reference": "my-ref", "content": "JVBERi0xLjQK"})
+    assert r.status_code == 201
+    body = r.json()
+    assert set(body) == {"id", "reference", "postage"}
+    assert (body["reference"], body["postage"]) == ("my-ref", "second")
+    nid = uuid.UUID(body["id"])
+    assert gw.ctx.letters.pdfs[nid] == b"%PDF-1.4\n"
+    assert gw.ctx.letters.order == ["upload", "publish"]
+    (event,) = [e.payload for e in gw.ctx.broker.published]
+    assert event.notification_id == nid and event.precompiled is True
+    assert (event.template_id, event.recipient, event.body) == (
+        uuid.UUID(PRECOMPILED_TEMPLATE),
+        "Provided as PDF",
+        "",
+    )
+    assert (event.client_reference, event.postage, event.notification_type) == ("my-ref", "second", "letter")
+    # read-your-writes: the public GET shows the placeholder address and the virus-check status at once
+    shown = gw.client.get(f"/v2/notifications/{nid}").json()
+    assert (shown["status"], shown["line_1"], shown["line_2"], shown["postcode"]) == (
+        "pending-virus-check",
+        "Provided as PDF",
+        None,
+        None,
+    )
+    assert (
+        gw.post("letter", {"reference": None, "content": "JVBERi0xLjQK", "postage": "first"}).status_code
+        == 400
+    )
+    first = gw.post("letter", {"reference": "r2", "content": "JVBERi0xLjQK", "postage": "first"}).json()
+    assert first["postage"] == "first"
+
+
+def test_a_precompiled_letter_is_not_accepted_when_its_pdf_cannot_be_stored(gw: Gateway) -> None:
+    gw.ctx.letters.error = InternalUnavailable("ConnectError")
+    r = gw.post("letter", {"reference": "r", "content": "JVBERi0xLjQK"})
+    assert r.status_code == 503 and r.json()["errors"][0]["error"] == "ServiceUnavailableError"
+    gw.ctx.letters.error = PdfTooLarge()
+    assert_error(
+        gw.post("letter", {"reference": "r", "content": "JVBERi0xLjQK"}),
+        413,
+        "BadRequestError",
+        "Letter content is too large",
+    )
+    assert gw.ctx.broker.published == []
+
+
+def _stored(gw: Gateway, kind: str = "letter", status: str = "created") -> uuid.UUID:
+    nid = uuid.uuid4()
+    gw.ctx.notifications.stored[nid] = {"id": str(nid), "notification_type": kind, "status": status}
+    return nid
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "error", "message"),
+    [
+        ("sms", "delivered", "BadRequestError", "Notification is not a letter"),
+        ("letter", "virus-scan-failed", "BadRequestError", "File did not pass the virus scan"),
+        (
+            "letter",
+            "technical-failure",
+            "BadRequestError",
+            "PDF not available for letters in status technical-failure",
+        ),
+        ("letter", "pending-virus-check", "PDFNotReadyError", "PDF not available yet, try again later"),
+        (
+            "letter",
+            "created",
+            "PDFNotReadyError",
+            "PDF not available yet, try again later",
+        ),  # not rendered yet
+    ],
+)
+def test_letter_pdf_refusals(gw: Gateway, kind: str, status: str, error: str, message: str) -> None:
+    nid = _stored(gw, kind, status)
+    assert_error(gw.client.get(f"/v2/notifications/{nid}/pdf"), 400, error, message)
+
+
+def test_letter_pdf_is_the_raw_bytes_and_bad_ids_are_refused(gw: Gateway) -> None:
+    nid = _stored(gw, "letter", "sending")
+    gw.ctx.letters.pdfs[nid] = b"%PDF-1.7 bytes"
+    r = gw.client.get(f"/v2/notifications/{nid}/pdf")
+    assert (r.status_code, r.headers["content-type"], r.content) == (
+        200,
+        "application/pdf",
+        b"%PDF-1.7 bytes",
+    )
+    assert_error(
+        gw.client.get("/v2/notifications/nope/pdf"),
+        400,
+        "ValidationError",
+        "notification_id is not a valid UUID",
+    )
+    assert_error(
+        gw.client.get(f"/v2/notifications/{uuid.uuid4()}/pdf"), 404, "NoResultFound", "No result found"
+    )
+    gw.ctx.letters.error = InternalUnavailable("ConnectError")
+    assert gw.client.get(f"/v2/notifications/{nid}/pdf").status_code == 503
 
 
 def test_precompiled_letter_key_trial_and_base64_errors(gw: Gateway) -> None:

@@ -13,6 +13,7 @@ from notify_platform.runtime import Runtime, create_app
 
 from .adapters.documents_client import HttpDocumentStore
 from .adapters.internal_client import NotificationsClient
+from .adapters.letters_client import LettersClient
 from .daily_limits import DailyLimits
 from .entrypoints import admin_proxy, documents, errors, status, v2_notifications, v2_reads
 from .entrypoints.deps import Context
@@ -35,11 +36,13 @@ def build(role: str = "api", settings: Settings | None = None) -> FastAPI:
     )
     admin_http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=50))
     document_store = HttpDocumentStore(settings.notifications_url, timeout=settings.internal_timeout_seconds)
+    letters = LettersClient(settings.delivery_letter_url, timeout=settings.internal_timeout_seconds)
 
     async def close_clients() -> None:
         await notifications.aclose()
         await admin_http.aclose()
         document_store.close()
+        await letters.aclose()
 
     runtime.on_stop(close_clients)
 
@@ -67,6 +70,7 @@ def build(role: str = "api", settings: Settings | None = None) -> FastAPI:
         limiter=RateLimiter(redis, prefix=settings.redis_prefix),
         daily_limits=DailyLimits(redis, prefix=settings.redis_prefix),
         document_store=document_store,
+        letters=letters,
     )
     app.state.admin_http = admin_http
     errors.install(app)

@@ -10,6 +10,7 @@ class Settings(CommonSettings, AdminAuthSettings):
     notifications_url: str = "http://127.0.0.1:6012"
     jobs_url: str = "http://127.0.0.1:6013"
     delivery_sms_url: str = "http://127.0.0.1:6014"
+    delivery_letter_url: str = "http://127.0.0.1:6016"
     # How long the gateway trusts a cached service/key/template before asking notifications again. Revocation
     # must take effect within 1 s, so this stays at or below that.
     cache_ttl_seconds: float = 1.0

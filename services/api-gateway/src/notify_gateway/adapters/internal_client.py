@@ -118,6 +118,22 @@ class NotificationsClient:
             lambda: self._get(f"/internal/services/{service_id}/templates/{template_id}", params),
         )
 
+    async def precompiled_template(self, service_id: uuid.UUID) -> dict[str, Any] | None:
+        """The service's hidden template for precompiled letters (notifications makes it on first use)."""
+
+        async def load() -> dict[str, Any] | None:
+            try:
+                response = await self.http.put(f"/internal/services/{service_id}/precompiled-template")
+            except httpx.HTTPError as exc:
+                raise InternalUnavailable(type(exc).__name__) from exc
+            if response.status_code == 404:
+                return None
+            if response.status_code >= 400:
+                raise InternalUnavailable(f"notifications answered {response.status_code}")
+            return response.json()  # type: ignore[no-any-return]
+
+        return await self.cache.get(("precompiled", service_id), load)  # type: ignore[no-any-return]
+
     async def notification(self, service_id: uuid.UUID, notification_id: uuid.UUID) -> dict[str, Any] | None:
         return await self._get(f"/internal/services/{service_id}/notifications/{notification_id}")
 

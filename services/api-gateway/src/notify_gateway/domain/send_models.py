@@ -30,6 +30,7 @@ __all__ = [
     "SmsRequest",
     "SmsResponse",
     "GET_ONE_ERRORS",
+    "PDF_ERRORS",
     "LETTER_ERRORS",
     "SEND_ERRORS",
     "letter_request_body",
@@ -113,7 +114,8 @@ class LetterRequest(_Model):
 
 
 class PrecompiledLetterRequest(_Model):
-    """A body with a ``content`` key is a precompiled letter (not accepted yet: 400)."""
+    """A body with a ``content`` key is a precompiled letter: the 201 is then only ``id``, ``reference`` and
+    ``postage``; the letter starts in ``pending-virus-check`` while its PDF is scanned and checked."""
 
     reference: str | None = Field(description="required, a string")
     content: str = Field(description="base64 of an A4 PDF, at most 10 pages")
@@ -216,13 +218,24 @@ SEND_ERRORS: dict[int | str, dict[str, Any]] = {
 LETTER_ERRORS: dict[int | str, dict[str, Any]] = {
     **SEND_ERRORS,
     400: _error(
-        "ValidationError (schema, address, QR code too long) or BadRequestError (permissions, template, "
-        "`Invalid JSON supplied in POST data`; precompiled letters are not accepted yet)"
+        "ValidationError (schema, address, QR code too long, precompiled `reference`/`postage`) or "
+        "BadRequestError (permissions, template, `Invalid JSON supplied in POST data`, "
+        "`Cannot decode letter content (invalid base64 encoding)`)"
     ),
     403: _error(
         "AuthError, or BadRequestError `Cannot send letters with a team api key` / "
         "`Cannot send letters when service is in trial mode`"
     ),
+}
+PDF_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error(
+        "ValidationError `notification_id is not a valid UUID`; BadRequestError `Notification is not a letter`, "
+        "`File did not pass the virus scan`, `PDF not available for letters in status technical-failure`; "
+        "PDFNotReadyError `PDF not available yet, try again later` (poll again)"
+    ),
+    **_AUTH,
+    404: _error("NoResultFound: `No result found`"),
+    **_UNAVAILABLE,
 }
 GET_ONE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("ValidationError: `notification_id is not a valid UUID`"),

@@ -291,6 +291,35 @@ def check_precompiled_letter(body: dict[str, Any], *, service: dict[str, Any], k
         raise bad_request("Cannot decode letter content (invalid base64 encoding)") from exc
 
 
+PROVIDED_AS_PDF = "Provided as PDF"
+
+
+def prepare_precompiled_letter(
+    *, body: dict[str, Any], service: dict[str, Any], key: Any, template: dict[str, Any]
+) -> Accepted:
+    """A precompiled letter, already checked by :func:`check_precompiled_letter` (public-api.md §5.4).
+
+    Its address is read from the PDF later, by delivery-letter; until then the recipient is the placeholder the
+    public API shows as ``line_1``. The response is only the id, the reference and the postage.
+    """
+    postage = body.get("postage") or "second"
+    event = _event(
+        "letter",
+        request={"reference": body.get("reference"), "personalisation": {"address_line_1": PROVIDED_AS_PDF}},
+        service=service,
+        key=key,
+        template=template,
+        recipient=PROVIDED_AS_PDF,
+        normalised_recipient="",
+        body="",
+        subject=None,
+        postage=postage,
+        precompiled=True,
+    )
+    response = {"id": str(event.notification_id), "reference": event.client_reference, "postage": postage}
+    return Accepted(event, response, smoke_test=False)
+
+
 def prepare_letter(
     *, body: dict[str, Any], service: dict[str, Any], key: Any, template: dict[str, Any] | None, root: str
 ) -> Accepted:

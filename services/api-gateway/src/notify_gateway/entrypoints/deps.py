@@ -27,6 +27,7 @@ class Context:
     limiter: RateLimiter
     daily_limits: DailyLimits
     document_store: Any = None  # domain.files.DocumentStore (blocking; used from a worker thread)
+    letters: Any = None  # adapters.letters_client.LettersClient (letter PDFs live in delivery-letter)
 
 
 @dataclass(frozen=True)

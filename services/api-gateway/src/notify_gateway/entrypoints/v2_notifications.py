@@ -1,4 +1,4 @@
-"""``/v2/notifications``: send SMS and email, read one notification."""
+"""``/v2/notifications``: send SMS, email and letters; read one notification and a letter's PDF."""
 
 from __future__ import annotations
 
@@ -9,18 +9,20 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import ORJSONResponse, Response
 from notify_contracts import new_envelope
 from notify_platform.broker import BrokerUnavailable
 from notify_platform.logging import current_correlation_id, get_logger
 
 from ..adapters.internal_client import InternalUnavailable
+from ..adapters.letters_client import PdfTooLarge
 from ..daily_limits import DailyLimitExceeded, counts_towards_daily_limits
 from ..domain.errors import V2Error, bad_request, not_found, unavailable, validation_error
 from ..domain.presenters import notification_body
 from ..domain.send_models import (
     GET_ONE_ERRORS,
     LETTER_ERRORS,
+    PDF_ERRORS,
     SEND_ERRORS,
     EmailRequest,
     EmailResponse,
@@ -31,7 +33,14 @@ from ..domain.send_models import (
     letter_request_body,
     request_body,
 )
-from ..domain.sending import Accepted, check_precompiled_letter, prepare_email, prepare_letter, prepare_sms
+from ..domain.sending import (
+    Accepted,
+    check_precompiled_letter,
+    prepare_email,
+    prepare_letter,
+    prepare_precompiled_letter,
+    prepare_sms,
+)
 from ..ratelimit import rate_limit_message
 from ..validation import ValidationFailed, validate
 from .deps import Auth, Ctx
@@ -136,7 +145,7 @@ async def _remember(ctx: Ctx, accepted: Accepted) -> None:
         "recipient": e.recipient,
         "personalisation": e.personalisation,
         "client_reference": e.client_reference,
-        "status": "created",
+        "status": "pending-virus-check" if e.precompiled else "created",
         "body": e.body,
         "subject": e.subject,
         "postage": e.postage,
@@ -220,7 +229,7 @@ async def send_email(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse
     response_model=LetterResponse,
     response_description="Accepted: the notification is queued for delivery",
     responses=LETTER_ERRORS,
-    summary="Send a letter (templated; precompiled letters are not accepted yet)",
+    summary="Send a letter (templated, or precompiled when the body has a `content` key)",
     openapi_extra=letter_request_body(),
 )
 async def send_letter(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
@@ -228,9 +237,24 @@ async def send_letter(request: Request, ctx: Ctx, caller: Auth) -> ORJSONRespons
     body = await _json_body(request, ctx.settings.max_json_body_bytes)
     if isinstance(body, dict) and "content" in body:
         _validate("post_precompiled_letter", body)
-        check_precompiled_letter(body, service=caller.service, key=caller.key)
-        # Accepting one needs durable PDF storage, which arrives with the letter delivery service.
-        raise V2Error(400, "BadRequestError", "Precompiled letters are not supported yet")
+        pdf = check_precompiled_letter(body, service=caller.service, key=caller.key)
+        try:
+            template = await ctx.notifications.precompiled_template(caller.service_id)
+        except InternalUnavailable as exc:
+            raise unavailable() from exc
+        if template is None:
+            raise not_found()
+        accepted = prepare_precompiled_letter(
+            body=body, service=caller.service, key=caller.key, template=template
+        )
+        # The PDF is stored before the letter is announced, so whoever handles the letter finds it.
+        try:
+            await ctx.letters.upload_pdf(caller.service_id, accepted.event.notification_id, pdf)
+        except PdfTooLarge as exc:
+            raise V2Error(413, "BadRequestError", "Letter content is too large") from exc
+        except InternalUnavailable as exc:
+            raise unavailable() from exc
+        return await _accept(ctx, caller, accepted)
     _validate("post_letter", body)
     template = await _template(ctx, caller, body["template_id"])
     accepted = prepare_letter(
@@ -240,16 +264,52 @@ async def send_letter(request: Request, ctx: Ctx, caller: Auth) -> ORJSONRespons
 
 
 @router.get(
+    "/{notification_id}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The letter's PDF"}, **PDF_ERRORS},
+    summary="Get the PDF of a letter",
+)
+async def get_letter_pdf(notification_id: str, ctx: Ctx, caller: Auth) -> Response:
+    nid = _notification_id(notification_id)
+    record = await _find(ctx, caller, nid)
+    status = record["status"]
+    if record["notification_type"] != "letter":
+        raise bad_request("Notification is not a letter")
+    if status == "virus-scan-failed":
+        raise bad_request("File did not pass the virus scan")
+    if status == "technical-failure":
+        raise bad_request("PDF not available for letters in status technical-failure")
+    pdf = None
+    if status != "pending-virus-check":
+        try:
+            pdf = await ctx.letters.pdf(caller.service_id, nid)
+        except InternalUnavailable as exc:
+            raise unavailable() from exc
+    if pdf is None:
+        raise V2Error(400, "PDFNotReadyError", "PDF not available yet, try again later")
+    return Response(pdf, media_type="application/pdf")
+
+
+@router.get(
     "/{notification_id}",
     response_model=Notification,
     responses=GET_ONE_ERRORS,
     summary="Get one notification",
 )
 async def get_notification(notification_id: str, request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
+    record = await _find(ctx, caller, _notification_id(notification_id))
+    return ORJSONResponse(notification_body(record, str(request.base_url)))
+
+
+def _notification_id(value: str) -> uuid.UUID:
     try:
-        nid = uuid.UUID(notification_id)
+        return uuid.UUID(value)
     except ValueError as exc:
         raise validation_error("notification_id is not a valid UUID") from exc
+
+
+async def _find(ctx: Ctx, caller: Auth, nid: uuid.UUID) -> dict[str, Any]:
+    """The stored notification, or (read-your-writes) the one just accepted and not stored yet; else 404."""
     try:
         record = await ctx.notifications.notification(caller.service_id, nid)
     except InternalUnavailable as exc:
@@ -262,4 +322,4 @@ async def get_notification(notification_id: str, request: Request, ctx: Ctx, cal
         if cached is None:
             raise not_found()
         record = orjson.loads(cached)
-    return ORJSONResponse(notification_body(record, str(request.base_url)))
+    return record
