@@ -13,6 +13,7 @@ from .envelope import (
 )
 from .events import (
     ApiKeyChangedV1,
+    EmailComplaintReceivedV1,
     EmailDeliveryRequestedV1,
     LetterDeliveryRequestedV1,
     NotificationRequestedV1,
@@ -25,6 +26,7 @@ from .events import (
 
 __all__ = [
     "ApiKeyChangedV1",
+    "EmailComplaintReceivedV1",
     "EmailDeliveryRequestedV1",
     "Envelope",
     "Event",

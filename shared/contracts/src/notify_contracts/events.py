@@ -1,6 +1,7 @@
 """Every event on the bus, one frozen model per (type, major version).
 
 Changelog (a breaking change is a new major version, consumed side by side until the old one is retired):
+- email.complaint_received v1: first version.
 - notification.requested v1 gained the optional ``precompiled`` (a letter uploaded as a PDF).
 - delivery.letter.requested v1 gained the optional ``contact_block`` and ``precompiled``; notification.status_reported
   v1 gained the optional ``recipient`` and ``postage`` (what a precompiled letter's PDF turned out to hold).
@@ -154,6 +155,24 @@ class NotificationStatusReportedV1(Event):
     # and the postage it implies (europe / rest-of-world for an address abroad).
     recipient: str | None = None
     postage: str | None = None
+
+
+@register
+class EmailComplaintReceivedV1(Event):
+    """A recipient marked a delivered email as spam. The status does not change; the service is told (callbacks).
+
+    Announced even before anything consumes it, so it is not mandatory-routed.
+    """
+
+    event_type = "email.complaint_received"
+    event_version = 1
+    must_route = False
+
+    complaint_id: uuid.UUID
+    notification_id: uuid.UUID
+    service_id: uuid.UUID
+    complained_at: datetime
+    provider_reference: str | None = None
 
 
 @register
