@@ -20,8 +20,11 @@ pytestmark = pytest.mark.integration
 def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     log_dir: Path = tmp_path_factory.mktemp("stack-logs")
     # A long gateway cache TTL, so that revocations and template changes taking effect at once can only be the
-    # change events invalidating the cache (production keeps 1 s as the fallback).
-    running = launch(infra.env(), log_dir, extra_env={"CACHE_TTL_SECONDS": "30"})
+    # change events invalidating the cache (production keeps 1 s as the fallback). Short delivery retries, so
+    # that running out of them takes seconds, not Notify's four hours.
+    running = launch(
+        infra.env(), log_dir, extra_env={"CACHE_TTL_SECONDS": "30", "DELIVERY_RETRY_DELAYS": "1,1,2"}
+    )
     try:
         yield running
     finally:

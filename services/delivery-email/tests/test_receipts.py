@@ -83,11 +83,24 @@ async def test_receipts_become_status_reports(app: FastAPI, db: Database, receip
     assert event.correlation_id == "corr-send"
 
 
-async def test_a_complaint_changes_no_status(app: FastAPI, db: Database) -> None:
-    _, message_id = _sent(db)
-    response = await _post(app, {"notificationType": "Complaint", "mail": {"messageId": message_id}})
-    assert response.status_code == 200
-    assert _reports(db) == []
+async def test_a_complaint_changes_no_status_and_is_announced_once_per_complaint(
+    app: FastAPI, db: Database
+) -> None:
+    nid, message_id = _sent(db)
+    body = {
+        "notificationType": "Complaint",
+        "mail": {"messageId": message_id},
+        "complaint": {"timestamp": "2026-11-20T10:00:00.000Z"},
+    }
+    assert (await _post(app, body)).status_code == 200
+    assert (await _post(app, body)).status_code == 200  # the relay sent the same complaint twice
+    first, second = _reports(db)
+    assert first.routing_key == "email.complaint_received.v1"
+    assert not any(e.type == "notification.status_reported" for e in (first, second))
+    assert (first.payload.notification_id, first.payload.provider_reference) == (nid, message_id)
+    assert first.payload.complained_at.isoformat() == "2026-11-20T10:00:00+00:00"
+    assert first.payload.complaint_id == second.payload.complaint_id  # consumers can drop the repeat
+    assert first.correlation_id == "corr-send"
 
 
 @pytest.mark.parametrize("token", [None, "wrong", "receipt-token-and-more"])

@@ -158,3 +158,25 @@ async def test_http_stats_health_and_messages() -> None:
         assert (await client.get("/messages/nope")).status_code == 404
         assert (await client.delete("/stats")).json()["total"] == 0
         assert (await client.get("/stats")).json()["by_reference"] == {}
+
+
+async def test_smtp_level_refusals_are_answered_and_counted_apart_from_messages(
+    sink: Any, receiver: Any
+) -> None:
+    state, port = sink
+    busy, down, rejected = (str(uuid.uuid4()) for _ in range(3))
+    for attempt in range(2):
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await _send(port, "smtp-busy-2@x.example", busy)
+        assert refused.value.code == 451, attempt
+    await _send(port, "smtp-busy-2@x.example", busy)  # the third attempt is accepted
+    for _ in range(3):
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await _send(port, "smtp-down@x.example", down)
+        assert refused.value.code == 451
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await _send(port, "smtp-reject@x.example", rejected)
+    assert refused.value.code == 554
+    stats = state.stats()
+    assert stats["by_reference"] == {busy: 1}
+    assert stats["refused_by_reference"] == {busy: 2, down: 3, rejected: 1}

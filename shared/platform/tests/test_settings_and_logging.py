@@ -70,3 +70,17 @@ def test_logs_are_json_with_service_and_correlation_id_and_no_personal_fields(
     assert line["notification_id"] == "n-1"
     assert line["to"] == "[redacted]" and line["personalisation"] == "[redacted]"
     assert "07700900123" not in json.dumps(line)
+
+
+def test_retry_schedules_are_written_compactly_and_default_to_notifys() -> None:
+    from notify_platform.settings import DeliveryRetrySettings, parse_retry_delays
+
+    assert parse_retry_delays("1, 5,30") == (1, 5, 30)
+    assert parse_retry_delays("1,300x3") == (1, 300, 300, 300)
+    default = DeliveryRetrySettings().retry_schedule
+    assert len(default) == 48 and default[0] == 1 and set(default[1:]) == {300}
+    for bad in ("0", "5x0", "abc", "1,300y2", "-1"):
+        with pytest.raises(ValueError):
+            parse_retry_delays(bad)
+    with pytest.raises(ValueError):
+        DeliveryRetrySettings(delivery_retry_delays="soon")

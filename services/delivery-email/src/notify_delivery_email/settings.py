@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from notify_platform.settings import CommonSettings
+from notify_platform.settings import CommonSettings, DeliveryRetrySettings
 from pydantic import Field
 
 DEVELOPMENT_RECEIPT_TOKEN = "notify-email-receipts"  # the dev sink's default (EMAIL_SINK_RECEIPT_TOKEN)
 
 
-class Settings(CommonSettings):
+class Settings(CommonSettings, DeliveryRetrySettings):
     # The SMTP defaults point at the local sink (``python -m notify_delivery_email.sink``); real values come
     # from configuration and secrets.
     port: int = 6015

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -57,3 +57,45 @@ class AdminAuthSettings(BaseSettings):
                 f"outside development (ENVIRONMENT={self.environment})"
             )
         return self
+
+
+def parse_retry_delays(spec: str) -> tuple[int, ...]:
+    """``"1,300x47"`` → one 1 s delay then forty-seven of 300 s: the wait before each retry, in seconds.
+
+    Items are comma-separated; ``<seconds>x<count>`` repeats one. Raises ``ValueError`` for anything else.
+    """
+    delays: list[int] = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        seconds, _, count = item.partition("x")
+        try:
+            value, times = int(seconds), int(count) if count else 1
+        except ValueError:
+            raise ValueError(f"not a retry delay: {item!r} (use seconds, or secondsxcount)") from None
+        if value < 1 or times < 1:
+            raise ValueError(f"retry delays and counts must be positive: {item!r}")
+        delays.extend([value] * times)
+    return tuple(delays)
+
+
+class DeliveryRetrySettings(BaseSettings):
+    """How a delivery service retries a send that failed for a reason that may pass (behaviour.md §9.5).
+
+    The default is Notify's: retry at once (1 s), then every 5 minutes, 48 retries in all (about 4 hours); after
+    the last the notification ends ``technical-failure``. One delay queue exists per distinct delay.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    delivery_retry_delays: str = "1,300x47"
+
+    @field_validator("delivery_retry_delays")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        parse_retry_delays(value)
+        return value
+
+    @property
+    def retry_schedule(self) -> tuple[int, ...]:
+        return parse_retry_delays(self.delivery_retry_delays)

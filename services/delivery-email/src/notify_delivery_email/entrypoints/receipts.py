@@ -2,8 +2,9 @@
 reported through the outbox.
 
 Mapping: ``Delivery`` → delivered; ``Bounce`` with ``bounceType`` ``Permanent`` → permanent-failure, any other
-bounce → temporary-failure; ``Complaint`` leaves the status unchanged and is only logged (ids, never addresses):
-the complaint event arrives with the callbacks issue.
+bounce → temporary-failure; ``Complaint`` leaves the status unchanged and is announced as
+``email.complaint_received`` (for the service's complaint callback). A complaint can arrive more than once from a
+relay; its id is derived from the Message-ID and the complaint's time, so a repeat carries the same id.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from notify_contracts import NotificationStatusReportedV1, new_envelope
+from notify_contracts import EmailComplaintReceivedV1, NotificationStatusReportedV1, new_envelope
 from notify_platform import outbox
 from notify_platform.logging import current_correlation_id, get_logger
 from sqlalchemy import select
@@ -36,6 +37,7 @@ class EmailReceipt:
     message_id: str
     kind: str  # "Delivery" | "Bounce" | "Complaint"
     status: str | None  # None: no status change (complaints)
+    at: datetime | None = None  # when the relay says it happened (complaints)
 
 
 def parse_receipt(body: bytes) -> EmailReceipt:
@@ -58,8 +60,17 @@ def parse_receipt(body: bytes) -> EmailReceipt:
         permanent = bounce.get("bounceType") == "Permanent"
         return EmailReceipt(message_id, kind, "permanent-failure" if permanent else "temporary-failure")
     if kind == "Complaint":
-        return EmailReceipt(message_id, kind, None)
+        complaint = data.get("complaint") if isinstance(data.get("complaint"), dict) else {}
+        return EmailReceipt(message_id, kind, None, _when(complaint.get("timestamp")))
     raise ValueError("unknown notificationType")
+
+
+def _when(value: Any) -> datetime:
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def bearer_ok(header: str | None, token: str) -> bool:
@@ -74,12 +85,31 @@ def _find(conn: Connection, message_id: str) -> Any:
     return conn.execute(select(*columns).where(sends.c.provider_reference == message_id)).first()
 
 
+def _complaint(row: Any, receipt: EmailReceipt) -> EmailComplaintReceivedV1:
+    assert receipt.at is not None
+    return EmailComplaintReceivedV1(
+        complaint_id=uuid.uuid5(
+            uuid.NAMESPACE_URL, f"complaint:{receipt.message_id}:{receipt.at.isoformat()}"
+        ),
+        notification_id=row.notification_id,
+        service_id=row.service_id,
+        complained_at=receipt.at,
+        provider_reference=receipt.message_id,
+    )
+
+
 def _report(conn: Connection, receipt: EmailReceipt) -> Any:
-    """Queue the receipt as a status report (complaints: nothing); returns the ledger row, or None if unknown."""
+    """Queue the receipt as a status report or a complaint; returns the ledger row, or None if unknown."""
     row = _find(conn, receipt.message_id)
-    if row is None or receipt.status is None:
+    if row is None:
         return row
     correlation_id = row.correlation_id or current_correlation_id() or str(uuid.uuid4())
+    if receipt.status is None:
+        complaint = new_envelope(
+            _complaint(row, receipt), producer="delivery-email", correlation_id=correlation_id
+        )
+        outbox.write(conn, outbox_table, [complaint])
+        return row
     outbox.write(
         conn,
         outbox_table,
@@ -116,8 +146,8 @@ async def receipt(request: Request) -> JSONResponse:
         # Not (yet) in the ledger: answer non-2xx so the relay retries rather than the receipt being lost.
         log.warning("delivery.email.receipt_unknown", kind=parsed.kind)
         return JSONResponse({"result": "error", "message": "Unknown notification"}, status_code=409)
+    ctx.relay.wake()
     if parsed.status is None:
-        # The complaint event (for callbacks) comes with the callbacks issue; until then it is logged, ids only.
         log.warning(
             "delivery.email.complaint",
             notification_id=str(row.notification_id),
@@ -125,7 +155,6 @@ async def receipt(request: Request) -> JSONResponse:
             correlation_id=row.correlation_id,
         )
         return JSONResponse({"result": "success"}, status_code=200)
-    ctx.relay.wake()
     log.info(
         "delivery.email.receipt",
         notification_id=str(row.notification_id),

@@ -4,7 +4,9 @@ Everything received is kept in memory and counted by reference: the notification
 deterministic ``Message-ID: <notification_id@domain>`` delivery-email sets (so a resend after a crash shows up in
 ``duplicates``). Receipts follow the recipient's local part: ``perm-fail@`` → permanent bounce, ``temp-fail@`` →
 temporary bounce, ``complaint@`` → delivered and then a complaint, anything else → delivered. They are POSTed in
-order, with a bearer token, retried with exponential backoff while the receiver is down. Nothing personal is logged.
+order, with a bearer token, retried with exponential backoff while the receiver is down. Some local parts are
+refused at the SMTP level instead (see :func:`smtp_refusal`), counted in ``refused_by_reference``. Nothing personal
+is logged.
 """
 
 from __future__ import annotations
@@ -40,6 +42,24 @@ def outcome_for(address: str) -> str:
     if local.startswith("complaint@"):
         return "complaint"
     return "delivered"
+
+
+def smtp_refusal(address: str, attempts_so_far: int) -> str | None:
+    """The SMTP reply that refuses this message at DATA, or None to accept it.
+
+    ``smtp-busy-<n>@`` → ``451`` for the first n attempts, then accepted (retry then success); ``smtp-down@`` →
+    always ``451`` (retries run out); ``smtp-reject@`` → ``554`` (a permanent refusal: never retried).
+    """
+    local = address.strip().lower()
+    if local.startswith("smtp-down@"):
+        return "451 4.3.0 Mail server temporarily unavailable"
+    if local.startswith("smtp-reject@"):
+        return "554 5.7.1 Message rejected"
+    if local.startswith("smtp-busy-"):
+        count = local.removeprefix("smtp-busy-").partition("@")[0]
+        if count.isdigit() and attempts_so_far < int(count):
+            return "451 4.3.0 Busy, try again later"
+    return None
 
 
 def reference_for(message_id: str) -> str:
@@ -175,14 +195,29 @@ class SinkState:
         self.total = 0
         self.by_reference: dict[str, int] = {}
         self.messages: dict[str, EmailMessage] = {}  # reference -> the last message received with it
+        self.refused_by_reference: dict[str, int] = {}  # attempts answered with an SMTP error
 
     def stats(self) -> dict[str, object]:
         return {
             "total": self.total,
             "by_reference": self.by_reference,
             "duplicates": [ref for ref, count in self.by_reference.items() if count > 1],
+            "refused_by_reference": self.refused_by_reference,
             "receipts": self.receipts.counters.as_dict(),
         }
+
+    def refusal(self, recipients: list[str], data: bytes) -> str | None:
+        """The SMTP error to answer this attempt with (counted), or None to accept it."""
+        message = email.message_from_bytes(data, policy=email.policy.default)
+        reference = reference_for(str(message.get("Message-ID") or "").strip())
+        attempts = self.refused_by_reference.get(reference, 0)
+        for recipient in recipients:
+            reply = smtp_refusal(recipient, attempts)
+            if reply is not None:
+                self.refused_by_reference[reference] = attempts + 1
+                log.info("email_sink_refused", reference=reference, reply=reply[:3], attempt=attempts + 1)
+                return reply
+        return None
 
     def accept(self, recipients: list[str], data: bytes) -> str:
         message = email.message_from_bytes(data, policy=email.policy.default)
@@ -209,6 +244,9 @@ class SinkHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or envelope.content
         raw = data if isinstance(data, bytes) else str(data).encode()
+        refusal = self.state.refusal(list(envelope.rcpt_tos), raw)
+        if refusal is not None:
+            return refusal
         self.state.accept(list(envelope.rcpt_tos), raw)
         return "250 Message accepted for delivery"
 
