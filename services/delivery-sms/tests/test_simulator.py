@@ -267,6 +267,32 @@ async def test_error_rate_one_answers_500_and_does_not_count() -> None:
         assert stats["total"] == 0 and stats["refused"]["injected_errors"] == 5
 
 
+async def test_error_injection_and_latency_can_be_changed_while_running() -> None:
+    async with simulator(sim_settings(flavour="firetext")) as (app, client):
+        assert (await client.get("/control")).json() == {
+            "error_rate": 0.0,
+            "latency_ms": 0,
+            "receipt_delay_ms": 10,
+        }
+        assert (await firetext_send(client, firetext_body(reference="before"))).status_code == 200
+        changed = await client.put("/control", json={"error_rate": 1.0, "receipt_delay_ms": 250})
+        assert changed.json() == {"error_rate": 1.0, "latency_ms": 0, "receipt_delay_ms": 250}
+        assert (await firetext_send(client, firetext_body(reference="during"))).status_code == 500
+        await client.put("/control", json={"error_rate": 0})
+        assert (await firetext_send(client, firetext_body(reference="after"))).status_code == 200
+        stats = (await client.get("/stats")).json()
+        assert sorted(stats["by_reference"]) == ["after", "before"]
+        assert stats["refused"]["injected_errors"] == 1
+        assert app.state.simulator.receipts.delay_ms == 250
+
+
+@pytest.mark.parametrize("payload", [{"error_rate": 1.5}, {"latency_ms": -1}, {"colour": "red"}, [1]])
+async def test_invalid_control_changes_are_refused_and_change_nothing(payload: object) -> None:
+    async with simulator(sim_settings()) as (_, client):
+        assert (await client.put("/control", json=payload)).status_code == 400
+        assert (await client.get("/control")).json()["error_rate"] == 0.0
+
+
 async def test_error_rate_is_a_fraction_and_repeatable_with_a_seed() -> None:
     async def statuses() -> list[int]:
         async with simulator(sim_settings(error_rate=0.3, seed=42)) as (_, client):

@@ -3,7 +3,8 @@
 Sends are checked (401 bad credentials, 400 malformed), counted by client reference and answered with a message
 id; a receipt chosen by the recipient's number is POSTed to ``receipt_url`` after ``receipt_delay_ms``:
 ending 7700900003 → temporary failure (firetext: "pending" first), ending 7700900002 → permanent failure,
-anything else → delivered. Logs carry ids and counts only, never numbers or message text.
+anything else → delivered. Logs carry ids and counts only, never numbers or message text. ``PUT /control``
+changes the injected error rate, the send latency and the receipt delay while it runs (failover tests use it).
 
 The send endpoint is the hot path (2,000+/s on one core), so it is served as plain ASGI ahead of FastAPI's
 routing and dependency machinery; everything else (lookup, stats, health, lifespan) is ordinary FastAPI.
@@ -24,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 import structlog
 from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..providers.base import (
     DELIVERED,
@@ -155,6 +157,9 @@ class SimulatorState:
         self.settings = settings
         self.rng = random.Random(settings.seed)
         self.receipts = ReceiptDispatcher(settings)
+        # Behaviour a test may change while the simulator runs (``PUT /control``).
+        self.error_rate = settings.error_rate
+        self.latency_ms = settings.latency_ms
         # Message ids: a per-process random prefix and a counter (unique across restarts, cheap to make).
         self._id_prefix = os.urandom(6).hex()
         self._id_counter = itertools.count(1)
@@ -165,6 +170,13 @@ class SimulatorState:
         self.by_reference: dict[str, int] = {}
         self.message_ids: dict[str, str] = {}  # client reference -> first message id accepted for it
         self.refused = {"unauthorised": 0, "malformed": 0, "injected_errors": 0}
+
+    def control(self) -> dict[str, object]:
+        return {
+            "error_rate": self.error_rate,
+            "latency_ms": self.latency_ms,
+            "receipt_delay_ms": self.receipts.delay_ms,
+        }
 
     def stats(self) -> dict[str, object]:
         return {
@@ -202,7 +214,7 @@ class SimulatorState:
         return message_id
 
     def _inject_error(self) -> bool:
-        rate = self.settings.error_rate
+        rate = self.error_rate
         return rate > 0 and self.rng.random() < rate
 
     def mmg_send(self, authorization: str | None, body: bytes) -> tuple[int, bytes, bool]:
@@ -301,9 +313,9 @@ class SimulatorApp(FastAPI):
             status, payload, accepted = state.mmg_send(authorization, body)
         else:
             status, payload, accepted = state.firetext_send(body)
-        if accepted and state.settings.latency_ms:
+        if accepted and state.latency_ms:
             # Accepted first, answered late: a client that times out here has still sent the message.
-            await asyncio.sleep(state.settings.latency_ms / 1000)
+            await asyncio.sleep(state.latency_ms / 1000)
         await _respond(send, status, payload)
 
 
@@ -316,6 +328,16 @@ async def _respond(send: Send, status: int, payload: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+class SimulatorControl(BaseModel):
+    """``PUT /control``: the settings to change (those left out stay as they are)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    latency_ms: int | None = Field(default=None, ge=0)
+    receipt_delay_ms: int | None = Field(default=None, ge=0)
 
 
 def _json(status_code: int, payload: object) -> Response:
@@ -378,6 +400,32 @@ def create_app(settings: SimulatorSettings) -> FastAPI:
         state.reset()
         log.info("sms_simulator_stats_reset")
         return _json(200, {"total": 0, "by_reference": {}, "duplicates": []})
+
+    @app.get("/control")
+    async def get_control() -> Response:
+        return _json(200, state.control())
+
+    @app.put("/control")
+    async def set_control(request: Request) -> Response:
+        """Change error injection, send latency or receipt delay while running (a failover test's lever)."""
+        try:
+            change = SimulatorControl.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return _json(
+                400,
+                {
+                    "error": "invalid control",
+                    "detail": exc.errors(include_url=False, include_context=False, include_input=False),
+                },
+            )
+        if change.error_rate is not None:
+            state.error_rate = change.error_rate
+        if change.latency_ms is not None:
+            state.latency_ms = change.latency_ms
+        if change.receipt_delay_ms is not None:
+            state.receipts.delay_ms = change.receipt_delay_ms
+        log.info("sms_simulator_control_changed", **state.control())
+        return _json(200, state.control())
 
     @app.get("/health")
     async def health() -> Response:

@@ -76,6 +76,15 @@ class ReceiptDispatcher:
         self._last_failure_log = 0.0
 
     @property
+    def delay_ms(self) -> int:
+        return round(self._delay * 1000)
+
+    @delay_ms.setter
+    def delay_ms(self, value: int) -> None:
+        """Applies to receipts scheduled from now on."""
+        self._delay = value / 1000
+
+    @property
     def enabled(self) -> bool:
         return bool(self.settings.receipt_url)
 
