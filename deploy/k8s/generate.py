@@ -3,8 +3,7 @@
     uv run python deploy/k8s/generate.py          # rewrite base/workloads.yaml, migrations/jobs.yaml, dev sims
     uv run python deploy/k8s/generate.py --check  # exit 1 if the committed files are stale (tests do this too)
 
-Adding a workload (e.g. the delivery-letter consumer, once it exists) is one entry in WORKLOADS; adding a
-migrating service is one entry in MIGRATIONS. Everything environment-specific (images, replicas, config,
+Adding a workload is one entry in WORKLOADS; adding a migrating service is one entry in MIGRATIONS. Everything environment-specific (images, replicas, config,
 hosts) lives in the kustomize overlays, not here. The output is committed: `kubectl kustomize` needs no Python.
 """
 
@@ -37,6 +36,10 @@ SMS_PROVIDERS = tuple(
 )
 
 EMAIL_SECRETS = ("SMTP_USERNAME", "SMTP_PASSWORD", "EMAIL_RECEIPT_TOKEN")
+# delivery-letter: credentials for uploading print batches, and those the print provider's receipts must present.
+LETTER_SECRETS = tuple(
+    f"PRINT_{k}" for k in ("PROVIDER_USERNAME", "PROVIDER_PASSWORD", "RECEIPT_USERNAME", "RECEIPT_PASSWORD")
+)
 
 
 @dataclass(frozen=True)
@@ -134,10 +137,18 @@ WORKLOADS: tuple[Workload, ...] = (
         database="DELIVERY_EMAIL",
         queues=("delivery-email.requested",),
     ),
-    _api("delivery-letter", "notify_delivery_letter", 6016, database="DELIVERY_LETTER"),
-    # When its consumer exists, one line:
-    # _consumer("delivery-letter", "notify_delivery_letter", 6016, database="DELIVERY_LETTER",
-    #           queues=("delivery-letter.requested",)),
+    # The gateway's internal PDF routes, and the print provider's receipts (/notifications/letter/receipts; not
+    # published through the ingress yet: see deploy/README.md).
+    _api("delivery-letter", "notify_delivery_letter", 6016, *LETTER_SECRETS, database="DELIVERY_LETTER"),
+    # Letter requests and cancellations, and the print schedule (collecting and uploading batches; replica-safe).
+    _consumer(
+        "delivery-letter",
+        "notify_delivery_letter",
+        6016,
+        *LETTER_SECRETS,
+        database="DELIVERY_LETTER",
+        queues=("delivery-letter.requested", "delivery-letter.status-changed"),
+    ),
 )
 
 # Owning services: one migrate Job each (creates the database, upgrades it, declares the service's queues).

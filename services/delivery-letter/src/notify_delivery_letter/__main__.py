@@ -1,4 +1,4 @@
-"""``python -m notify_delivery_letter <role> [--port N]``."""
+"""``python -m notify_delivery_letter <role> [--port N]``: api, consumer, all (both), or migrate."""
 
 from notify_platform.cli import run_service
 

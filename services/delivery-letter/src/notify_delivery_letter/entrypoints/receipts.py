@@ -1,0 +1,127 @@
+"""Print-provider receipts: basic-auth authenticated (as delivery-sms authenticates its providers), applied to the
+letters in one transaction, reported through the outbox under each letter's correlation id.
+
+``POST /notifications/letter/receipts`` with ``{"receipts": [{"notification_id", "reference", "status", "reason"?}]}``
+(``DESPATCHED``, ``REJECTED``, ``RETURNED``; see ``domain.receipts`` for what each does and why late, duplicate or
+out-of-order receipts change nothing). A receipt for a letter that was never handed to the printer (unknown, or
+not sent yet) is answered 409 after the others were applied, so the provider retries it rather than it being lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from notify_platform.logging import get_logger
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.engine import Connection
+
+from ..adapters import store
+from ..adapters.print_wire import RECEIPT_PATH
+from ..adapters.reports import Reports
+from ..domain.receipts import KNOWN_TO_PRINTER, apply_receipt
+
+log = get_logger(__name__)
+router = APIRouter()
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+class Receipt(BaseModel):
+    notification_id: uuid.UUID
+    reference: str | None = Field(default=None, max_length=255)
+    status: Literal["DESPATCHED", "REJECTED", "RETURNED"]
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class ReceiptBatch(BaseModel):
+    receipts: list[Receipt] = Field(min_length=1, max_length=10_000)
+
+
+def basic_auth_ok(header: str | None, username: str, password: str) -> bool:
+    """Constant-time check of both parts (both always compared); unset expected credentials never match."""
+    if not username or not password:
+        return False
+    given_user, given_password, parsed = "", "", False
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() == "basic" and token:
+        try:
+            given_user, sep, given_password = (
+                base64.b64decode(token.strip(), validate=True).decode().partition(":")
+            )
+            parsed = bool(sep)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            parsed = False
+    user_ok = hmac.compare_digest(given_user.encode(), username.encode())
+    password_ok = hmac.compare_digest(given_password.encode(), password.encode())
+    return parsed and user_ok and password_ok
+
+
+def apply_receipts(conn: Connection, receipts: list[Receipt], provider: str) -> tuple[int, list[str]]:
+    """Apply receipts in the order given; returns (reports written, ids not known to the printer)."""
+    current = store.letters_for_update(conn, sorted({r.notification_id for r in receipts}))
+    states = {nid: row.state for nid, row in current.items()}
+    references = {nid: row.provider_reference for nid, row in current.items()}
+    reports = Reports()
+    unknown = []
+    for receipt in receipts:
+        nid = receipt.notification_id
+        if states.get(nid) not in KNOWN_TO_PRINTER:
+            unknown.append(str(nid))
+            continue
+        change = apply_receipt(states[nid], receipt.status)
+        if change is None:
+            continue
+        new_state, status = change
+        values = {}
+        if references[nid] is None and receipt.reference:
+            values["provider_reference"] = references[nid] = receipt.reference
+        store.set_state(conn, nid, new_state, **values)
+        states[nid] = new_state
+        reports.add(
+            nid,
+            status,
+            correlation_id=current[nid].correlation_id,
+            provider=provider,
+            provider_reference=references[nid],
+            sent_at=current[nid].sent_at,
+            detail=(receipt.reason or "Rejected by the print provider")[:200]
+            if receipt.status == "REJECTED"
+            else None,
+        )
+    return reports.write(conn), unknown
+
+
+@router.post(RECEIPT_PATH)
+async def receipt(request: Request) -> JSONResponse:
+    ctx = request.app.state.context
+    if not basic_auth_ok(request.headers.get("authorization"), ctx.receipt_username, ctx.receipt_password):
+        return JSONResponse({"result": "error", "message": "Unauthorized"}, status_code=401)
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return JSONResponse(
+            {"result": "error", "message": "Too many receipts in one request"}, status_code=413
+        )
+    try:
+        parsed = ReceiptBatch.model_validate_json(body)
+    except ValidationError as exc:
+        log.warning("delivery.letter.receipt_malformed", errors=exc.error_count())
+        return JSONResponse({"result": "error", "message": "Malformed receipts"}, status_code=400)
+    reported, unknown = await ctx.db.transaction(
+        lambda conn: apply_receipts(conn, parsed.receipts, ctx.provider_name)
+    )
+    if reported:
+        ctx.relay.wake()
+    log.info(
+        "delivery.letter.receipts", received=len(parsed.receipts), reported=reported, unknown=len(unknown)
+    )
+    if unknown:
+        log.warning("delivery.letter.receipt_unknown", notification_ids=unknown[:20])
+        return JSONResponse(
+            {"result": "error", "message": "Unknown notification", "unknown": unknown}, status_code=409
+        )
+    return JSONResponse({"result": "success"}, status_code=200)
