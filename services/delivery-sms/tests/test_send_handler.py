@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from notify_contracts import SmsDeliveryRequestedV1, decode, new_envelope
 from notify_delivery_sms.adapters.tables import metadata, outbox, sends
+from notify_delivery_sms.domain.priorities import ProviderPriority
 from notify_delivery_sms.handlers.send import ProviderPool, SmsSender, give_up
 from notify_delivery_sms.providers import ProviderError
 from notify_platform.db import Database
@@ -39,6 +40,11 @@ class FakeProvider:
 
     async def lookup(self, notification_id: str) -> str | None:
         return self.known.get(notification_id)
+
+
+def only(provider: FakeProvider) -> ProviderPool:
+    """A pool with one active provider (it gets every text)."""
+    return ProviderPool({provider.name: provider}, [ProviderPriority(provider.name, 100)])  # type: ignore[dict-item]
 
 
 @pytest.fixture
@@ -79,7 +85,7 @@ def _state(db: Database, env: Any) -> str:
 
 async def test_each_notification_is_sent_once_even_when_redelivered(db: Database) -> None:
     provider = FakeProvider("mmg")
-    sender = SmsSender(db, ProviderPool({"mmg": provider}, {"mmg": 100}))
+    sender = SmsSender(db, only(provider))
     first, second = _request(), _request()
     assert await sender.handle([first, second, first]) == 2
     assert await sender.handle([first, second]) == 0
@@ -94,7 +100,7 @@ async def test_each_notification_is_sent_once_even_when_redelivered(db: Database
 
 async def test_a_claim_left_by_a_crash_is_resolved_at_the_provider_not_sent_again(db: Database) -> None:
     provider = FakeProvider("mmg")
-    sender = SmsSender(db, ProviderPool({"mmg": provider}, {"mmg": 100}))
+    sender = SmsSender(db, only(provider))
     env = _request()
     nid = str(env.payload.notification_id)
     # Simulate a crash after the provider accepted the message but before the ledger recorded it.
@@ -115,7 +121,7 @@ async def test_a_claim_left_by_a_crash_is_resolved_at_the_provider_not_sent_agai
 
 async def test_test_keys_never_reach_a_provider(db: Database) -> None:
     provider = FakeProvider("mmg")
-    sender = SmsSender(db, ProviderPool({"mmg": provider}, {"mmg": 100}))
+    sender = SmsSender(db, only(provider))
     env = _request(key_type="test", to="447700900003")
     await sender.handle([env])
     assert provider.sent == []
@@ -125,7 +131,7 @@ async def test_test_keys_never_reach_a_provider(db: Database) -> None:
 
 async def test_retryable_errors_raise_for_a_retry_and_leave_the_claim(db: Database) -> None:
     provider = FakeProvider("mmg", error=ProviderError("timeout", retryable=True))
-    sender = SmsSender(db, ProviderPool({"mmg": provider}, {"mmg": 100}))
+    sender = SmsSender(db, only(provider))
     env = _request()
     with pytest.raises(ProviderError):
         await sender.handle([env])
@@ -135,7 +141,7 @@ async def test_retryable_errors_raise_for_a_retry_and_leave_the_claim(db: Databa
 
 async def test_a_refusal_ends_in_technical_failure(db: Database) -> None:
     provider = FakeProvider("mmg", error=ProviderError("bad request", retryable=False))
-    sender = SmsSender(db, ProviderPool({"mmg": provider}, {"mmg": 100}))
+    sender = SmsSender(db, only(provider))
     env = _request()
     await sender.handle([env])
     assert _state(db, env) == "failed"
@@ -149,6 +155,6 @@ async def test_giving_up_after_the_last_retry_ends_in_technical_failure_unless_s
     assert _state(db, env) == "failed"
 
     sent = _request()
-    await SmsSender(db, ProviderPool({"mmg": FakeProvider("mmg")}, {"mmg": 100})).handle([sent])
+    await SmsSender(db, only(FakeProvider("mmg"))).handle([sent])
     await give_up(db, sent, "late")
     assert (str(sent.payload.notification_id), "technical-failure") not in _reports(db)

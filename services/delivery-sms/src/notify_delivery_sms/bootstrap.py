@@ -11,7 +11,10 @@ from notify_platform.db import Database
 from notify_platform.outbox import OutboxRelay
 from notify_platform.runtime import Runtime, create_app
 
+from .domain.priorities import ProviderPriority
+from .entrypoints import providers as provider_routes
 from .entrypoints import receipts
+from .handlers.failover import Failover, every
 from .handlers.send import ProviderPool, SmsSender, give_up
 from .providers import build_provider
 from .settings import Settings
@@ -27,6 +30,7 @@ class Context:
     db: Database
     pool: ProviderPool
     relay: OutboxRelay
+    failover: Failover
 
 
 def build(role: str, settings: Settings | None = None) -> FastAPI:
@@ -35,21 +39,27 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
     db = runtime.use_database(settings.database)
     runtime.use_broker()
     relay = runtime.use_outbox_relay()
-    configs = settings.provider_configs()
-    providers = {
-        name: build_provider(
-            name,
-            base_url=str(c["base_url"]),
-            username=str(c["username"]),
-            password=str(c["password"]),
-            receipt_username=str(c["receipt_username"]),
-            receipt_password=str(c["receipt_password"]),
-        )
-        for name, c in configs.items()
-    }
-    pool = ProviderPool(providers, {name: int(c["weight"]) for name, c in configs.items()})
+    providers = {name: build_provider(name, **config) for name, config in settings.provider_configs().items()}
+    international = settings.supports_international()
+    # Until the first read of the database, texts are shared by the resting points.
+    pool = ProviderPool(
+        providers,
+        [
+            ProviderPriority(name, priority, supports_international=international[name])
+            for name, priority in settings.resting_priorities().items()
+        ],
+    )
+    failover = Failover(
+        db,
+        pool,
+        resting=settings.resting_priorities(),
+        international=international,
+        rules=settings.failover_rules(),
+    )
     if role in ("consumer", "all"):
-        sender = SmsSender(db, pool, concurrency=settings.send_concurrency)
+        sender = SmsSender(
+            db, pool, concurrency=settings.send_concurrency, on_provider_error=failover.record_failure
+        )
 
         async def on_requested(batch):  # type: ignore[no-untyped-def]
             if await sender.handle(batch):
@@ -66,14 +76,20 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
                 on_give_up=lambda envelope, reason: give_up(db, envelope, reason),
             )
         )
+        # Failover runs where texts are sent: every consumer replica, made safe by row and advisory locks.
+        runtime.background(lambda: failover.keep_fresh(settings.sms_priority_refresh_seconds))
+        runtime.background(
+            lambda: every(settings.sms_slow_check_interval_seconds, failover.check_slow, name="slow")
+        )
+        runtime.background(lambda: every(settings.sms_drift_interval_seconds, failover.drift, name="drift"))
+        runtime.on_stop(failover.close)
 
     async def close_providers() -> None:
         for provider in providers.values():
             await provider.aclose()
 
     runtime.on_stop(close_providers)
-    app = create_app(
-        runtime, [receipts.router] if role in ("api", "all") else [], title="Notify delivery-sms"
-    )
-    app.state.context = Context(db=db, pool=pool, relay=relay)
+    routers = [receipts.router, provider_routes.router] if role in ("api", "all") else []
+    app = create_app(runtime, routers, title="Notify delivery-sms")
+    app.state.context = Context(db=db, pool=pool, relay=relay, failover=failover)
     return app

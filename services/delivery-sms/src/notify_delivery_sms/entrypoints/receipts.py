@@ -13,12 +13,14 @@ from notify_platform.logging import current_correlation_id, get_logger
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from ..adapters.failover import record_receipt
 from ..adapters.tables import outbox as outbox_table
 from ..adapters.tables import sends
-from ..providers import Receipt
+from ..providers import DELIVERED, PERMANENT_FAILURE, TECHNICAL_FAILURE, TEMPORARY_FAILURE, Receipt
 
 log = get_logger(__name__)
 router = APIRouter()
+FINAL_STATUSES = frozenset({DELIVERED, PERMANENT_FAILURE, TECHNICAL_FAILURE, TEMPORARY_FAILURE})
 
 
 def _report(conn: Connection, provider: str, receipt: Receipt) -> str | None:
@@ -34,6 +36,9 @@ def _report(conn: Connection, provider: str, receipt: Receipt) -> str | None:
     ).first()
     if row is None:
         return None
+    if receipt.status in FINAL_STATUSES:
+        # When the text was delivered (or failed), for the slow-delivery check.
+        record_receipt(conn, notification_id, receipt.status)
     correlation_id = row.correlation_id or current_correlation_id() or str(uuid.uuid4())
     outbox.write(
         conn,

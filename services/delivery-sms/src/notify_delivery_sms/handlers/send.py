@@ -5,6 +5,9 @@ provider call). A notification already ``sent`` or ``failed`` is skipped; one le
 looked up at the provider by its client reference before anything is sent again. The record of the send and the
 ``sending`` report are written in one transaction (outbox).
 
+The provider is chosen per message by priority (``ProviderPool``; priorities move with ``handlers.failover``), and
+every failed send is reported to failover so that a failing provider loses its share.
+
 Test keys never reach a provider ("research mode"): the outcome the simulated recipient calls for is reported
 straight away.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +28,7 @@ from notify_platform.send_ledger import Outcome, SendLedger
 
 from ..adapters.tables import outbox as outbox_table
 from ..adapters.tables import sends
+from ..domain.priorities import ProviderPriority, choose
 from ..providers import ProviderError, SmsProvider
 
 log = get_logger(__name__)
@@ -32,23 +36,49 @@ PRODUCER = "delivery-sms"
 
 
 class ProviderPool:
-    """Chooses a provider per message at random, weighted by priority."""
+    """The provider adapters and this process's view of their priorities (kept fresh by ``Failover``)."""
 
-    def __init__(self, providers: dict[str, SmsProvider], weights: dict[str, int]) -> None:
-        self.providers = providers
-        self.weights = dict(weights)
+    def __init__(
+        self,
+        providers: Mapping[str, SmsProvider],
+        priorities: Iterable[ProviderPriority],
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.providers = dict(providers)
+        self.priorities: dict[str, ProviderPriority] = {}
+        self.update({p.name: p for p in priorities})
+        self._rng = rng or random.Random()
 
-    def choose(self) -> SmsProvider:
-        names = [n for n in self.providers if self.weights.get(n, 0) > 0] or list(self.providers)
-        name = random.choices(names, weights=[max(self.weights.get(n, 0), 1) for n in names])[0]
-        return self.providers[name]
+    def update(self, priorities: Mapping[str, ProviderPriority]) -> None:
+        self.priorities = {name: p for name, p in priorities.items() if name in self.providers}
+
+    def choose(self, *, international: bool = False) -> SmsProvider | None:
+        """A provider for one message, at random weighted by priority; None if no active provider can take it."""
+        name = choose(self.priorities.values(), international=international, rng=self._rng)
+        return None if name is None else self.providers[name]
+
+
+def provider_at_fault(exc: ProviderError) -> bool:
+    """Whether a failed send counts against the provider: outages, timeouts, 5xx and throttling do, and so do
+    refused credentials (every message would fail); a refusal of this one message (other 4xx) does not."""
+    return exc.retryable or exc.status_code in (401, 403)
 
 
 class SmsSender:
-    def __init__(self, db: Database, pool: ProviderPool, *, concurrency: int = 100) -> None:
+    def __init__(
+        self,
+        db: Database,
+        pool: ProviderPool,
+        *,
+        concurrency: int = 100,
+        on_provider_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.ledger = SendLedger(db, sends, outbox_table, producer=PRODUCER)
         self.pool = pool
         self._limit = asyncio.Semaphore(concurrency)
+        # Told the provider's name on every failed send (failover counts them); must not block or raise.
+        self._on_provider_error = on_provider_error
 
     async def handle(self, batch: Sequence[Envelope[Any]]) -> int:
         """Deliver a batch. Raises (so the consumer retries) only for retryable provider errors."""
@@ -61,7 +91,6 @@ class SmsSender:
         if request.key_type == "test":
             final = research_mode_outcome("sms", request.to)
             return Outcome(env, "research", f"research-{nid}", now, ("sending", final))
-        provider = self.pool.choose()
         async with self._limit:
             if resumed:
                 for candidate in self.pool.providers.values():
@@ -71,6 +100,14 @@ class SmsSender:
                             "delivery.sms.resumed_after_crash", notification_id=nid, provider=candidate.name
                         )
                         return Outcome(env, candidate.name, existing, now, ("sending",))
+            # Chosen at the last moment, so a message that waited for a slot goes by the latest priorities.
+            provider = self.pool.choose(international=request.international)
+            if provider is None:
+                # Retried like an outage: an admin may bring a provider back before the retries run out.
+                log.error(
+                    "delivery.sms.no_provider", notification_id=nid, international=request.international
+                )
+                raise ProviderError("no active SMS provider can take this message", retryable=True)
             try:
                 reference = await provider.send(
                     to=request.to,
@@ -80,6 +117,8 @@ class SmsSender:
                     international=request.international,
                 )
             except ProviderError as exc:
+                if self._on_provider_error is not None and provider_at_fault(exc):
+                    self._on_provider_error(provider.name)
                 if exc.retryable:
                     log.warning("delivery.sms.provider_error", notification_id=nid, provider=provider.name)
                     raise
