@@ -73,6 +73,7 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
                 batch_size=100,
                 batch_wait=0.02,
                 concurrency=2,
+                retry_delays=settings.retry_schedule,
                 on_give_up=lambda envelope, reason: give_up(db, envelope, reason),
             )
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from notify_platform.settings import CommonSettings
+from notify_platform.settings import CommonSettings, DeliveryRetrySettings
 from pydantic import Field
 
 from .domain.priorities import Rules
@@ -12,7 +12,7 @@ from .domain.priorities import Rules
 PROVIDER_NAMES = ("mmg", "firetext")
 
 
-class Settings(CommonSettings):
+class Settings(CommonSettings, DeliveryRetrySettings):
     # Provider credentials default to the local simulators' development values; real ones come from secrets.
     port: int = 6014
     delivery_sms_database_url: str | None = None
