@@ -21,7 +21,9 @@ RETRIES = 3
 def _send(stack: RunningStack, demo: dict[str, Any], to: str) -> dict[str, Any]:
     client = NotificationsAPIClient(demo["api_keys"]["normal"], base_url=stack.base_url)
     response = client.send_email_notification(
-        email_address=to, template_id=demo["templates"]["email"], personalisation={"name": "Ada", "thing": "x"}
+        email_address=to,
+        template_id=demo["templates"]["email"],
+        personalisation={"name": "Ada", "thing": "x"},
     )
     return eventually(  # type: ignore[no-any-return]
         lambda: client.get_notification_by_id(response["id"]),
