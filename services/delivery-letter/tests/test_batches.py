@@ -264,3 +264,25 @@ async def test_a_batch_leased_by_a_worker_that_died_is_uploaded_again_with_the_s
     assert outbox_statuses(db)[-1] == (nid(env), "sending")
     with db.engine.connect() as conn:
         assert conn.execute(select(batches.c.attempts)).scalar_one() == 2
+
+
+async def test_a_batch_the_printer_took_before_a_crash_is_replayed_whole_even_after_its_receipts(
+    db, make_request, clock, outbox_statuses, state_of
+) -> None:
+    despatched, waiting = await ready_letters(
+        db, make_request, clock.now - timedelta(hours=2), clock.now - timedelta(hours=1)
+    )
+    printer = FakePrinter()
+    b = batcher(db, printer, clock)
+    (batch_id,) = await b.collect()
+    # The printer took the upload and sent a receipt for one letter; the worker died before recording the upload.
+    with db.unit_of_work() as conn:
+        store.set_state(conn, despatched.payload.notification_id, "despatched")
+    await b.upload_next()
+    assert printer.uploads == [(str(batch_id), [(nid(despatched), "second"), (nid(waiting), "second")])]
+    assert state_of(db, despatched.payload.notification_id) == "despatched"  # not moved back to "sent"
+    assert state_of(db, waiting.payload.notification_id) == "sent"
+    assert (nid(despatched), "sending") not in outbox_statuses(db)
+    assert (nid(waiting), "sending") in outbox_statuses(db)
+    with db.engine.connect() as conn:
+        assert conn.execute(select(batches.c.state)).scalar_one() == "sent"

@@ -62,7 +62,7 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
     relay = runtime.use_outbox_relay()
     if role in ("consumer", "all"):
         preparer = LetterPreparer(
-            db, build_scanner(settings.letter_virus_scanner), concurrency=settings.render_concurrency
+            db, build_scanner(settings.letter_virus_scanner), concurrency=settings.letter_render_concurrency
         )
 
         async def on_requested(batch):  # type: ignore[no-untyped-def]

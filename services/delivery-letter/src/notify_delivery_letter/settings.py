@@ -45,13 +45,14 @@ class Settings(CommonSettings):
     letter_batch_interval_seconds: float | None = Field(default=None, gt=0)
     letter_print_holidays: str = ""  # comma-separated ISO dates on which the printer does not work
     letter_batch_max_letters: int = Field(default=500, ge=1)
-    letter_batch_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    letter_batch_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)  # of PDF per upload (held in memory)
 
     letter_pdf_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)  # a precompiled upload (PUT)
     # "eicar" is the only built-in scanner: it recognises the EICAR test signature and nothing else (it is not an
     # antivirus); a real scanner plugs in behind adapters.scanner.VirusScanner.
     letter_virus_scanner: Literal["eicar"] = "eicar"
-    render_concurrency: int = Field(default=4, ge=1)
+    # Letters rendered or checked at once by one consumer process.
+    letter_render_concurrency: int = Field(default=4, ge=1)
 
     @property
     def database(self) -> str:

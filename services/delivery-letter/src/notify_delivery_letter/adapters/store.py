@@ -184,13 +184,14 @@ def lease_batch(conn: Connection, *, now: datetime, lease_seconds: float) -> Lea
 
 
 def batch_letters(conn: Connection, batch_id: uuid.UUID) -> list[BatchLetter]:
-    """The letters of a batch still to print (cancelled ones left out), with their PDFs."""
+    """The letters of a batch, with their PDFs, as its upload carries them: every letter but the cancelled ones.
+    Letters a receipt already reached stay in (the printer has the batch: a retry is a replay of the same upload)."""
     rows = conn.execute(
         select(
             letters.c.notification_id, letters.c.postage, letters.c.sheets, letters.c.page_count, pdfs.c.pdf
         )
         .join(pdfs, pdfs.c.notification_id == letters.c.notification_id)
-        .where(letters.c.batch_id == batch_id, letters.c.state == "batched")
+        .where(letters.c.batch_id == batch_id, letters.c.state != "cancelled")
         .order_by(letters.c.created_at, letters.c.notification_id)
     )
     return [

@@ -4,10 +4,10 @@ Collection (``collect``): when a run is due (``domain.schedule``), every ready l
 goes into new ``pending`` batches, under an advisory lock and ``FOR UPDATE SKIP LOCKED`` so replicas never collect a
 letter twice (and, in daily mode, a day is collected once: ``print_runs``).
 
-Upload (``upload_next``): a replica *leases* the oldest due batch (committed), builds the archive from the letters
-still waiting (cancelled ones are left out), closes its transaction, and uploads it with the batch id as idempotency
-key — no database transaction is held open during the slow provider call. Then, in one transaction: accepted → the
-batch ``sent``, its letters ``sent`` and reported ``sending`` with the provider's reference; a retryable failure →
+Upload (``upload_next``): a replica *leases* the oldest due batch (committed), builds the archive from its letters
+(cancelled ones left out), closes its transaction, and uploads it with the batch id as idempotency key — no database
+transaction is held open during the slow provider call. Then, in one transaction: accepted → the batch ``sent``, its
+letters still waiting ``sent`` and reported ``sending`` with the provider's reference; a retryable failure →
 tried again after the retry delay, up to the configured number of retries, then ``technical-failure``; any other
 failure → ``technical-failure``. A replica that dies mid-upload leaves the lease to run out; the next attempt sends the
 same key, so the provider answers with the first upload's result and prints nothing twice.
@@ -46,7 +46,7 @@ class PrintBatcher:
         schedule: BatchSchedule,
         *,
         max_letters: int = 500,
-        max_bytes: int = 100 * 1024 * 1024,
+        max_bytes: int = 50 * 1024 * 1024,
         retries: int = 55,
         retry_delay_seconds: float = 180.0,
         lease_seconds: float = 600.0,
