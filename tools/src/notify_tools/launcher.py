@@ -98,6 +98,20 @@ class RunningStack:
             self.stop(name)
 
 
+# Letters in the test stack: collected every second, and slow enough at the print simulator (answered 1 s after it
+# took the batch, receipts 1.5 s later) that a test can stop delivery-letter mid-upload. The lease outlives the
+# upload timeout, so a killed worker's batch is retried, with the same idempotency key, about 6 s later.
+TEST_LETTER_ENV = {
+    "LETTER_BATCH_INTERVAL_SECONDS": "1",
+    "PRINT_UPLOAD_TIMEOUT_SECONDS": "5",
+    "PRINT_UPLOAD_LEASE_SECONDS": "6",
+    "PRINT_UPLOAD_RETRY_DELAY_SECONDS": "1",
+    "PRINT_SIM_LATENCY_MS": "1000",
+    "PRINT_SIM_DESPATCH_DELAY_MS": "1500",
+    "PRINT_SIM_RETURN_DELAY_MS": "1500",
+}
+
+
 def launch(
     infra_env: dict[str, str], log_dir: Path, *, extra_env: dict[str, str] | None = None
 ) -> RunningStack:
@@ -111,6 +125,7 @@ def launch(
         "NOTIFY_ADMIN_CLIENT_SECRET": admin_secret,
         "NOTIFY_SECRET_KEYS": secrets.token_urlsafe(32),
         "PYTHONUNBUFFERED": "1",
+        **TEST_LETTER_ENV,
         **(extra_env or {}),
     }
     migrations = [

@@ -27,6 +27,7 @@ class Ports:
     sms_sim_firetext: int = 6022
     email_sink_smtp: int = 6025
     email_sink_http: int = 6026
+    print_sim: int = 6027
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class Proc:
     health_path: str = "/health/ready"
     port: int = 0
 
+
+# ``make run`` prints letters every few seconds (production collects them once a day at 17:50 London time), so a
+# letter sent with the demo reaches "received" while you watch. Environment variables of the same name win.
+LOCAL_RUN_ENV = {"LETTER_BATCH_INTERVAL_SECONDS": "5"}
 
 # Every service that owns a database (and so has a ``migrate`` role), in the order to migrate them.
 MIGRATING = (
@@ -87,15 +92,27 @@ def processes(ports: Ports = Ports(), python: str = sys.executable) -> list[Proc
         port=ports.email_sink_http,
     )
     smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports.email_sink_smtp)}
+    print_sim = Proc(
+        "print-sim",
+        (python, "-m", "notify_delivery_letter.simulator"),
+        {
+            "PRINT_SIM_PORT": str(ports.print_sim),
+            "PRINT_SIM_RECEIPT_URL": f"http://127.0.0.1:{ports.delivery_letter}/notifications/letter/receipts",
+        },
+        health_path="/health",
+        port=ports.print_sim,
+    )
+    printer = {"PRINT_PROVIDER_URL": f"http://127.0.0.1:{ports.print_sim}"}
     return [
         sim("mmg", ports.sms_sim_mmg),
         sim("firetext", ports.sms_sim_firetext),
         email_sink,
+        print_sim,
         svc("notifications", "notify_notifications", "all", ports.notifications),
         svc("jobs", "notify_jobs", "api", ports.jobs),
         svc("delivery-sms", "notify_delivery_sms", "all", ports.delivery_sms, **providers),
         svc("delivery-email", "notify_delivery_email", "all", ports.delivery_email, **smtp),
-        svc("delivery-letter", "notify_delivery_letter", "api", ports.delivery_letter),
+        svc("delivery-letter", "notify_delivery_letter", "all", ports.delivery_letter, **printer),
         svc("gateway", "notify_gateway", "api", ports.gateway, **internal),
     ]
 
@@ -111,7 +128,7 @@ def run() -> None:
 
     manager = Manager(Printer(sys.stdout))
     for proc in processes():
-        manager.add_process(proc.name, " ".join(proc.argv), env={**os.environ, **proc.env})
+        manager.add_process(proc.name, " ".join(proc.argv), env={**LOCAL_RUN_ENV, **os.environ, **proc.env})
     manager.loop()
     sys.exit(manager.returncode)
 
