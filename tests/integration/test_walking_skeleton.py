@@ -106,7 +106,9 @@ def test_templated_letter_is_accepted_and_readable(stack: RunningStack, demo: di
         lambda n: n is not None and n.get("line_1") is not None,
     )
     assert stored is not None
-    assert (stored["type"], stored["status"], stored["postage"]) == ("letter", "accepted", "second")
+    # Printing follows within seconds in the test stack, so the letter may already be back as received.
+    assert (stored["type"], stored["postage"]) == ("letter", "second")
+    assert stored["status"] in {"accepted", "received"}
     assert (stored["line_1"], stored["line_2"], stored["postcode"]) == (
         "A. Person",
         "1 High Street",
