@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from notify_contracts import Envelope, NotificationStatusReportedV1, new_envelope
+from notify_contracts import Envelope
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select, update
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.engine import Connection
 
-from . import outbox
 from .db import Database
+from .status_reports import StatusReports
 
 
 @dataclass
@@ -70,7 +70,7 @@ class SendLedger:
         return before
 
     def record(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
-        events = []
+        reports = StatusReports(self.producer, self.outbox_table)
         for o in outcomes:
             values: dict[str, Any] = {
                 "state": "sent" if o.provider_reference else "failed",
@@ -84,26 +84,18 @@ class SendLedger:
                 .where(self.table.c.notification_id == o.envelope.payload.notification_id)
                 .values(**values)
             )
-            now = datetime.now(UTC)
-            for i, status in enumerate(o.statuses):
-                events.append(
-                    new_envelope(
-                        NotificationStatusReportedV1(
-                            notification_id=o.envelope.payload.notification_id,
-                            status=status,
-                            provider=o.provider,
-                            provider_reference=o.provider_reference,
-                            sent_at=o.sent_at,
-                            # Reports made at once (research mode) keep their order explicit.
-                            reported_at=now.replace(microsecond=min(now.microsecond + i, 999999)),
-                            detail=o.detail,
-                        ),
-                        producer=self.producer,
-                        correlation_id=o.envelope.correlation_id,
-                        causation_id=str(o.envelope.event_id),
-                    )
+            for status in o.statuses:  # reported in this order (research mode reports several at once)
+                reports.add(
+                    o.envelope.payload.notification_id,
+                    status,
+                    correlation_id=o.envelope.correlation_id,
+                    causation_id=str(o.envelope.event_id),
+                    provider=o.provider,
+                    provider_reference=o.provider_reference,
+                    sent_at=o.sent_at,
+                    detail=o.detail,
                 )
-        outbox.write(conn, self.outbox_table, events)
+        reports.write(conn)
 
     async def handle(self, batch: Sequence[Envelope[Any]], deliver: Deliver) -> int:
         """Claim, deliver what needs delivering (concurrently), record. Re-raises the first failure (after

@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from notify_contracts import EmailComplaintReceivedV1, NotificationStatusReportedV1, new_envelope
+from notify_contracts import EmailComplaintReceivedV1, new_envelope
 from notify_platform import outbox
 from notify_platform.logging import current_correlation_id, get_logger
+from notify_platform.status_reports import StatusReports
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -110,24 +111,14 @@ def _report(conn: Connection, receipt: EmailReceipt) -> Any:
         )
         outbox.write(conn, outbox_table, [complaint])
         return row
-    outbox.write(
-        conn,
-        outbox_table,
-        [
-            new_envelope(
-                NotificationStatusReportedV1(
-                    notification_id=row.notification_id,
-                    status=receipt.status,
-                    provider="smtp",
-                    provider_reference=receipt.message_id,
-                    sent_at=row.sent_at,
-                    reported_at=datetime.now(UTC),
-                ),
-                producer="delivery-email",
-                correlation_id=correlation_id,
-            )
-        ],
-    )
+    StatusReports("delivery-email", outbox_table).add(
+        row.notification_id,
+        receipt.status,
+        correlation_id=correlation_id,
+        provider="smtp",
+        provider_reference=receipt.message_id,
+        sent_at=row.sent_at,
+    ).write(conn)
     return row
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from notify_contracts import NotificationStatusReportedV1, new_envelope
-from notify_platform import outbox
 from notify_platform.logging import current_correlation_id, get_logger
+from notify_platform.status_reports import StatusReports
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -40,25 +38,15 @@ def _report(conn: Connection, provider: str, receipt: Receipt) -> str | None:
         # When the text was delivered (or failed), for the slow-delivery check.
         record_receipt(conn, notification_id, receipt.status)
     correlation_id = row.correlation_id or current_correlation_id() or str(uuid.uuid4())
-    outbox.write(
-        conn,
-        outbox_table,
-        [
-            new_envelope(
-                NotificationStatusReportedV1(
-                    notification_id=notification_id,
-                    status=receipt.status,
-                    provider=provider,
-                    provider_reference=receipt.provider_reference,
-                    sent_at=row.sent_at,
-                    reported_at=datetime.now(UTC),
-                    detail=receipt.detail,
-                ),
-                producer="delivery-sms",
-                correlation_id=correlation_id,
-            )
-        ],
-    )
+    StatusReports("delivery-sms", outbox_table).add(
+        notification_id,
+        receipt.status,
+        correlation_id=correlation_id,
+        provider=provider,
+        provider_reference=receipt.provider_reference,
+        sent_at=row.sent_at,
+        detail=receipt.detail,
+    ).write(conn)
     return correlation_id
 
 
