@@ -18,6 +18,28 @@ class InternalUnavailable(Exception):
     """The notifications service did not answer (the gateway answers 503 rather than guess)."""
 
 
+async def send(http: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One internal call. No answer, or a 5xx, is ``InternalUnavailable``; every other answer is returned."""
+    try:
+        response = await http.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise InternalUnavailable(type(exc).__name__) from exc
+    if response.status_code >= 500:
+        raise InternalUnavailable(f"{http.base_url} answered {response.status_code}")
+    return response
+
+
+async def json_or_none(
+    http: httpx.AsyncClient, method: str, path: str, **kwargs: Any
+) -> dict[str, Any] | None:
+    """The JSON body of an internal call, or None for 404 (any other 4xx is a bug here: raised)."""
+    response = await send(http, method, path, **kwargs)
+    if response.status_code == 404:
+        return None
+    response.raise_for_status()
+    return response.json()  # type: ignore[no-any-return]
+
+
 class TtlCache:
     """Fresh for ``ttl`` seconds; after that reloaded, but if the reload fails with ``InternalUnavailable`` the
     last value is served for up to ``stale_ttl`` seconds, so sends carry on through a notifications restart."""
@@ -88,16 +110,7 @@ class NotificationsClient:
         return await self.cache.get(cache_key, lambda: self._get(path, params))  # type: ignore[no-any-return]
 
     async def _get(self, path: str, params: Any = None) -> dict[str, Any] | None:
-        try:
-            response = await self.http.get(path, params=params)
-        except httpx.HTTPError as exc:
-            raise InternalUnavailable(type(exc).__name__) from exc
-        if response.status_code == 404:
-            return None
-        if response.status_code >= 500:
-            raise InternalUnavailable(f"notifications answered {response.status_code}")
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
+        return await json_or_none(self.http, "GET", path, params=params)
 
     async def service(self, service_id: uuid.UUID, *, fresh: bool = False) -> dict[str, Any] | None:
         """A service's auth record. ``fresh`` re-reads it (sharing a read already under way): auth asks so only
@@ -120,19 +133,10 @@ class NotificationsClient:
 
     async def precompiled_template(self, service_id: uuid.UUID) -> dict[str, Any] | None:
         """The service's hidden template for precompiled letters (notifications makes it on first use)."""
-
-        async def load() -> dict[str, Any] | None:
-            try:
-                response = await self.http.put(f"/internal/services/{service_id}/precompiled-template")
-            except httpx.HTTPError as exc:
-                raise InternalUnavailable(type(exc).__name__) from exc
-            if response.status_code == 404:
-                return None
-            if response.status_code >= 400:
-                raise InternalUnavailable(f"notifications answered {response.status_code}")
-            return response.json()  # type: ignore[no-any-return]
-
-        return await self.cache.get(("precompiled", service_id), load)  # type: ignore[no-any-return]
+        path = f"/internal/services/{service_id}/precompiled-template"
+        return await self.cache.get(  # type: ignore[no-any-return]
+            ("precompiled", service_id), lambda: json_or_none(self.http, "PUT", path)
+        )
 
     async def notification(self, service_id: uuid.UUID, notification_id: uuid.UUID) -> dict[str, Any] | None:
         return await self._get(f"/internal/services/{service_id}/notifications/{notification_id}")

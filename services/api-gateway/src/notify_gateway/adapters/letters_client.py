@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from .internal_client import InternalUnavailable
+from .internal_client import InternalUnavailable, send
 
 
 class LettersClient:
@@ -15,15 +15,14 @@ class LettersClient:
 
     async def upload_pdf(self, service_id: uuid.UUID, notification_id: uuid.UUID, pdf: bytes) -> None:
         """Hand a precompiled letter's PDF over before the letter is announced (so it is there when needed)."""
-        try:
-            response = await self.http.put(
-                f"/internal/letters/{notification_id}/pdf",
-                params={"service_id": str(service_id)},
-                content=pdf,
-                headers={"content-type": "application/pdf"},
-            )
-        except httpx.HTTPError as exc:
-            raise InternalUnavailable(type(exc).__name__) from exc
+        response = await send(
+            self.http,
+            "PUT",
+            f"/internal/letters/{notification_id}/pdf",
+            params={"service_id": str(service_id)},
+            content=pdf,
+            headers={"content-type": "application/pdf"},
+        )
         if response.status_code == 413:
             raise PdfTooLarge
         if response.status_code >= 400:
@@ -31,12 +30,12 @@ class LettersClient:
 
     async def pdf(self, service_id: uuid.UUID, notification_id: uuid.UUID) -> bytes | None:
         """The letter's PDF, or None while there is none (not rendered yet, or never will be)."""
-        try:
-            response = await self.http.get(
-                f"/internal/letters/{notification_id}/pdf", params={"service_id": str(service_id)}
-            )
-        except httpx.HTTPError as exc:
-            raise InternalUnavailable(type(exc).__name__) from exc
+        response = await send(
+            self.http,
+            "GET",
+            f"/internal/letters/{notification_id}/pdf",
+            params={"service_id": str(service_id)},
+        )
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
