@@ -57,11 +57,12 @@ def cancel_letter(conn: Connection, service_id: uuid.UUID, notification_id: uuid
             f"We could not cancel this letter. Letter status: {row.status}, "
             f"created_at: {row.created_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}",
         )
-    conn.execute(
+    cancelled = conn.execute(
         update(notifications)
         .where(notifications.c.id == notification_id)
         .values(status="cancelled", updated_at=now)
-    )
+        .returning(notifications)
+    ).one()
     event = NotificationStatusChangedV1(
         notification_id=notification_id,
         service_id=service_id,
@@ -78,7 +79,7 @@ def cancel_letter(conn: Connection, service_id: uuid.UUID, notification_id: uuid
         conn, outbox_table, [new_envelope(event, producer="notifications", correlation_id=correlation_id)]
     )
     log.info("letter.cancelled", notification_id=str(notification_id), service_id=str(service_id))
-    return notification_admin_json(_load(conn, service_id, notification_id))
+    return notification_admin_json(cancelled)
 
 
 @router.post("/service/{service_id}/notifications/{notification_id}/cancel")
