@@ -147,7 +147,7 @@ async def test_http_stats_health_and_messages() -> None:
     message["Message-ID"] = f"<{nid}@notifications.service.gov.uk>"
     message.set_content("plain words")
     message.add_alternative("<p>html words</p>", subtype="html")
-    state.accept(["a@x.example"], message.as_bytes())
+    assert state.receive(["a@x.example"], message.as_bytes()).startswith("250")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sink") as client:
         assert (await client.get("/health")).json()["status"] == "ok"
         stats = (await client.get("/stats")).json()

@@ -206,10 +206,19 @@ class SinkState:
             "receipts": self.receipts.counters.as_dict(),
         }
 
-    def refusal(self, recipients: list[str], data: bytes) -> str | None:
-        """The SMTP error to answer this attempt with (counted), or None to accept it."""
+    def receive(self, recipients: list[str], data: bytes) -> str:
+        """Take one message (parsed once): the SMTP reply, a refusal (counted apart) or ``250``."""
         message = email.message_from_bytes(data, policy=email.policy.default)
-        reference = reference_for(str(message.get("Message-ID") or "").strip())
+        assert isinstance(message, EmailMessage)
+        # Strip: a long Message-ID is folded onto its own line, and unfolding leaves a leading space.
+        message_id = str(message.get("Message-ID") or "").strip()
+        refusal = self._refusal(recipients, reference_for(message_id))
+        if refusal is not None:
+            return refusal
+        self._accept(recipients, message, message_id)
+        return "250 Message accepted for delivery"
+
+    def _refusal(self, recipients: list[str], reference: str) -> str | None:
         attempts = self.refused_by_reference.get(reference, 0)
         for recipient in recipients:
             reply = smtp_refusal(recipient, attempts)
@@ -219,11 +228,7 @@ class SinkState:
                 return reply
         return None
 
-    def accept(self, recipients: list[str], data: bytes) -> str:
-        message = email.message_from_bytes(data, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        # Strip: a long Message-ID is folded onto its own line, and unfolding leaves a leading space.
-        message_id = str(message.get("Message-ID") or "").strip()
+    def _accept(self, recipients: list[str], message: EmailMessage, message_id: str) -> None:
         reference = reference_for(message_id) if message_id else f"no-message-id-{self.total + 1}"
         self.total += 1
         self.by_reference[reference] = self.by_reference.get(reference, 0) + 1
@@ -232,11 +237,10 @@ class SinkState:
             for recipient in recipients:
                 self.receipts.schedule(reference, receipt_bodies(message_id, outcome_for(recipient)))
         log.info("email_sink_received", reference=reference, sends=self.by_reference[reference])
-        return reference
 
 
 class SinkHandler:
-    """aiosmtpd handler: every message is accepted and handed to the state."""
+    """aiosmtpd handler: every message is handed to the state, which answers it."""
 
     def __init__(self, state: SinkState) -> None:
         self.state = state
@@ -244,11 +248,7 @@ class SinkHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or envelope.content
         raw = data if isinstance(data, bytes) else str(data).encode()
-        refusal = self.state.refusal(list(envelope.rcpt_tos), raw)
-        if refusal is not None:
-            return refusal
-        self.state.accept(list(envelope.rcpt_tos), raw)
-        return "250 Message accepted for delivery"
+        return self.state.receive(list(envelope.rcpt_tos), raw)
 
 
 async def start_smtp(handler: Any, host: str, port: int) -> asyncio.Server:
