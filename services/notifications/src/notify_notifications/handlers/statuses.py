@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from notify_content.recipients import single_line
 from notify_contracts import Envelope, NotificationStatusChangedV1, NotificationStatusReportedV1, new_envelope
 from notify_platform import outbox
 from notify_platform.logging import get_logger
@@ -26,11 +27,6 @@ log = get_logger(__name__)
 
 class UnknownNotification(Exception):
     """A report names a notification this service has not stored (yet): retried, then dead-lettered."""
-
-
-def _normalised(address: str) -> str:
-    """An address on one line, as a letter sent with a template stores it."""
-    return ", ".join(address.split("\n"))[:320]
 
 
 def apply_reports(conn: Connection, envelopes: Sequence[Envelope[Any]]) -> int:
@@ -75,7 +71,8 @@ def apply_reports(conn: Connection, envelopes: Sequence[Envelope[Any]]) -> int:
         if report.recipient is not None and now["status"] == "pending-virus-check":
             # A precompiled letter passed its checks: the address read from the PDF becomes the recipient.
             changes.setdefault(report.notification_id, {}).update(
-                recipient=report.recipient[:320], normalised_recipient=_normalised(report.recipient)
+                recipient=report.recipient[:320],
+                normalised_recipient=single_line(report.recipient.split("\n"))[:320],
             )
         if report.postage is not None and now["status"] == "pending-virus-check":
             changes.setdefault(report.notification_id, {})["postage"] = report.postage

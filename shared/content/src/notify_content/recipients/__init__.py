@@ -14,6 +14,7 @@ from .address import (
     PostalAddress,
     address_lines_from_personalisation,
     normalise_line,
+    single_line,
     validate_address,
     validate_address_lines,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "PhoneNumber",
     "PostageZone",
     "PostalAddress",
+    "single_line",
     "SMOKE_TEST_EMAIL_ADDRESSES",
     "SMOKE_TEST_PHONE_NUMBERS",
     "address_lines_from_personalisation",

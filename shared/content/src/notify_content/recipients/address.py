@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,7 +49,12 @@ class PostalAddress:
 
     @property
     def as_single_line(self) -> str:
-        return ", ".join(self.lines)
+        return single_line(self.lines)
+
+
+def single_line(lines: Sequence[str]) -> str:
+    """An address on one line, the form letters are stored and searched by."""
+    return ", ".join(lines)
 
 
 def address_lines_from_personalisation(personalisation: Mapping[str, Any] | None) -> list[str]:
