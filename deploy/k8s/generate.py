@@ -147,7 +147,7 @@ WORKLOADS: tuple[Workload, ...] = (
         6016,
         *LETTER_SECRETS,
         database="DELIVERY_LETTER",
-        queues=("delivery-letter.requested", "delivery-letter.status-changed"),
+        queues=("delivery-letter.requested", "delivery-letter.cancelled"),
     ),
 )
 

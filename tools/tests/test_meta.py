@@ -24,9 +24,8 @@ PACKAGES = [
 ]
 
 # Events published today whose consumers arrive with a later piece of work. Remove a line when its consumer lands.
-# (notification.status_changed is consumed by delivery-letter, for cancelled letters; callbacks and job progress
-# will bind their own queues to it.)
 NOT_CONSUMED_YET = {
+    "notification.status_changed": "service callbacks and job progress consume it (callbacks, jobs issues)",
     "email.complaint_received": "complaint callbacks consume it (callbacks issue)",
 }
 

@@ -108,10 +108,14 @@ def test_a_letter_before_its_cut_off_is_cancelled_and_announced(db: Database, st
         assert conn.execute(select(notifications.c.status).where(notifications.c.id == nid)).scalar_one() == (
             "cancelled"
         )
-        (event,) = [decode(bytes(b)) for b in conn.execute(select(outbox.c.body)).scalars()]
+        event, take_out_of_print = [
+            decode(bytes(b)) for b in conn.execute(select(outbox.c.body).order_by(outbox.c.id)).scalars()
+        ]
     assert event.routing_key == "notification.status_changed.v1"
     assert (event.payload.previous_status, event.payload.status) == (status, "cancelled")
     assert event.payload.notification_type == "letter"
+    assert take_out_of_print.routing_key == "letter.cancelled.v1"
+    assert (take_out_of_print.payload.notification_id, take_out_of_print.payload.service_id) == (nid, SERVICE)
 
 
 @pytest.mark.integration

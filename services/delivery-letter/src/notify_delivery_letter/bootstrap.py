@@ -31,7 +31,7 @@ ROLES = ("api", "consumer", "all", "migrate")
 QUEUES = {
     "delivery-letter.requested": ("delivery.letter.requested.*",),
     # Every status change arrives here; the handler keeps letters that were cancelled (see handlers.cancel).
-    "delivery-letter.status-changed": ("notification.status_changed.*",),
+    "delivery-letter.cancelled": ("letter.cancelled.*",),
 }
 
 
@@ -69,7 +69,7 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
             if await preparer.handle(batch):
                 relay.wake()
 
-        async def on_status_changed(batch):  # type: ignore[no-untyped-def]
+        async def on_cancelled(batch):  # type: ignore[no-untyped-def]
             await handle_cancellations(db, batch)
 
         runtime.subscribe(
@@ -85,9 +85,9 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
         )
         runtime.subscribe(
             Subscription(
-                queue="delivery-letter.status-changed",
-                patterns=QUEUES["delivery-letter.status-changed"],
-                handler=on_status_changed,
+                queue="delivery-letter.cancelled",
+                patterns=QUEUES["delivery-letter.cancelled"],
+                handler=on_cancelled,
                 batch_size=200,
                 batch_wait=0.05,
             )

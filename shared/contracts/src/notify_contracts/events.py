@@ -1,6 +1,7 @@
 """Every event on the bus, one frozen model per (type, major version).
 
 Changelog (a breaking change is a new major version, consumed side by side until the old one is retired):
+- letter.cancelled v1: first version.
 - email.complaint_received v1: first version.
 - notification.requested v1 gained the optional ``precompiled`` (a letter uploaded as a PDF).
 - delivery.letter.requested v1 gained the optional ``contact_block`` and ``precompiled``; notification.status_reported
@@ -155,6 +156,22 @@ class NotificationStatusReportedV1(Event):
     # and the postage it implies (europe / rest-of-world for an address abroad).
     recipient: str | None = None
     postage: str | None = None
+
+
+@register
+class LetterCancelledV1(Event):
+    """A letter was cancelled before its print cut-off: delivery-letter must leave it out of every batch.
+
+    Its own event (besides the ``cancelled`` status change everyone sees), so that delivery-letter's queue carries
+    the few cancellations rather than every status change of every channel.
+    """
+
+    event_type = "letter.cancelled"
+    event_version = 1
+
+    notification_id: uuid.UUID
+    service_id: uuid.UUID
+    cancelled_at: datetime
 
 
 @register

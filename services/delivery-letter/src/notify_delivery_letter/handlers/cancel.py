@@ -1,9 +1,8 @@
-"""notification.status_changed (letter → cancelled) → the letter is taken out of print.
+"""letter.cancelled → the letter is taken out of print.
 
-Every status change of every channel arrives on this queue (the routing key names the event type only); all but
-cancelled letters are acknowledged and ignored. A letter still waiting (ready, or in a batch whose upload has not
-succeeded) is never sent to the printer; one whose request has not arrived yet is recorded as cancelled so it is
-never queued. Idempotent: cancelling twice changes nothing.
+A letter still waiting (ready, or in a batch whose upload has not succeeded) is never sent to the printer; one whose
+request has not arrived yet is recorded as cancelled so it is never queued. Idempotent: cancelling twice changes
+nothing.
 """
 
 from __future__ import annotations
@@ -22,11 +21,7 @@ log = get_logger(__name__)
 
 def cancelled_letters(batch: Sequence[Envelope[Any]]) -> dict[Any, Any]:
     """notification id → service id of the letters this batch cancels."""
-    return {
-        env.payload.notification_id: env.payload.service_id
-        for env in batch
-        if env.payload.notification_type == "letter" and env.payload.status == "cancelled"
-    }
+    return {env.payload.notification_id: env.payload.service_id for env in batch}
 
 
 async def handle_cancellations(db: Database, batch: Sequence[Envelope[Any]]) -> int:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from notify_contracts import NotificationStatusChangedV1, new_envelope
+from notify_contracts import LetterCancelledV1, NotificationStatusChangedV1, new_envelope
 from notify_platform import outbox
 from notify_platform.logging import current_correlation_id, get_logger
 from sqlalchemy import select, update
@@ -42,7 +42,8 @@ async def get_notification(service_id: uuid.UUID, notification_id: uuid.UUID, ct
 
 
 def cancel_letter(conn: Connection, service_id: uuid.UUID, notification_id: uuid.UUID, now: datetime) -> Any:
-    """Cancel a letter that has not gone to print, announcing it so delivery-letter leaves it out of the batch."""
+    """Cancel a letter that has not gone to print: announce the status change, and tell delivery-letter (its own
+    event) to leave the letter out of every batch."""
     row = _load(conn, service_id, notification_id, lock=True)
     if row.notification_type != "letter":
         raise AdminError(400, "Notification cannot be cancelled - only letters can be cancelled")
@@ -74,9 +75,15 @@ def cancel_letter(conn: Connection, service_id: uuid.UUID, notification_id: uuid
         completed_at=now,
         job_id=row.job_id,
     )
+    take_out_of_print = LetterCancelledV1(
+        notification_id=notification_id, service_id=service_id, cancelled_at=now
+    )
     correlation_id = current_correlation_id() or str(uuid.uuid4())
+    events = (event, take_out_of_print)
     outbox.write(
-        conn, outbox_table, [new_envelope(event, producer="notifications", correlation_id=correlation_id)]
+        conn,
+        outbox_table,
+        [new_envelope(e, producer="notifications", correlation_id=correlation_id) for e in events],
     )
     log.info("letter.cancelled", notification_id=str(notification_id), service_id=str(service_id))
     return notification_admin_json(cancelled)
