@@ -20,7 +20,7 @@ from notify_delivery_sms.adapters.tables import (
     sends,
 )
 from notify_delivery_sms.domain.priorities import ProviderPriority, Rules
-from notify_delivery_sms.entrypoints.receipts import _report
+from notify_delivery_sms.entrypoints.receipts import report_receipts
 from notify_delivery_sms.handlers.failover import SLOW_CHECK_LOCK, Failover
 from notify_delivery_sms.handlers.send import ProviderPool, SmsSender
 from notify_delivery_sms.providers import ProviderError, Receipt
@@ -332,6 +332,6 @@ def test_the_first_final_receipt_is_kept_for_delivery_times(db: Database) -> Non
         conn.execute(sends.insert().values(notification_id=nid, service_id=uuid.uuid4(), state="sent"))
     for status in ("pending", "delivered", "temporary-failure"):
         with db.unit_of_work() as conn:
-            assert _report(conn, "firetext", Receipt(str(nid), "ref", status)) is not None
+            assert report_receipts(conn, [("firetext", Receipt(str(nid), "ref", status))]) != [None]
     with db.engine.connect() as conn:
         assert conn.execute(select(receipts.c.status)).scalars().all() == ["delivered"]

@@ -3,6 +3,7 @@ applied once the send is in the ledger; a final receipt is remembered for the sl
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -16,8 +17,9 @@ from notify_delivery_sms.adapters.tables import metadata, outbox, receipts, send
 from notify_delivery_sms.entrypoints import receipts as route
 from notify_delivery_sms.providers import DELIVERED, Receipt
 from notify_platform.db import Database
+from notify_platform.group_commit import GroupCommit
 from notify_tools.testing import Infra, scratch_database
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +47,12 @@ def app(db: Database) -> FastAPI:
     app = FastAPI()
     app.include_router(route.router)
     pool = SimpleNamespace(providers={"mmg": Provider()})
-    app.state.context = SimpleNamespace(db=db, pool=pool, relay=SimpleNamespace(wake=lambda: None))
+    app.state.context = SimpleNamespace(
+        db=db,
+        pool=pool,
+        relay=SimpleNamespace(wake=lambda: None),
+        receipts=GroupCommit(db, route.report_receipts),
+    )
     return app
 
 
@@ -95,3 +102,37 @@ async def test_unknown_providers_and_bad_ids_are_refused(app: FastAPI, db: Datab
         assert (await client.post("/notifications/sms/nope", content=b"x")).status_code == 404
         assert (await client.post("/notifications/sms/mmg", content=b"not-a-uuid")).status_code == 409
     assert _events(db) == []
+
+
+async def test_receipts_arriving_together_are_written_together_each_answered_for_itself(
+    app: FastAPI, db: Database
+) -> None:
+    known = [uuid.uuid4() for _ in range(30)]
+    with db.unit_of_work() as conn:
+        conn.execute(
+            sends.insert(),
+            [
+                {
+                    "notification_id": n,
+                    "service_id": uuid.uuid4(),
+                    "state": "sent",
+                    "correlation_id": f"c-{i}",
+                }
+                for i, n in enumerate(known)
+            ],
+        )
+    unknown = [uuid.uuid4() for _ in range(10)]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        replies = await asyncio.gather(
+            *(
+                client.post("/notifications/sms/mmg", content=str(n).encode())
+                for n in [*known, *unknown, known[0]]  # the first one twice
+            )
+        )
+    codes = [r.status_code for r in replies]
+    assert codes == [200] * 30 + [409] * 10 + [200]
+    events = _events(db)
+    assert sorted(str(e.payload.notification_id) for e in events) == sorted(map(str, [*known, known[0]]))
+    assert {e.correlation_id for e in events if e.payload.notification_id == known[3]} == {"c-3"}
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(receipts)).scalar_one() == 30

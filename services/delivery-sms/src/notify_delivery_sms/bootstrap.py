@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from notify_platform.consumer import Subscription
 from notify_platform.db import Database
+from notify_platform.group_commit import GroupCommit
 from notify_platform.outbox import OutboxRelay
 from notify_platform.runtime import Runtime, create_app
 
@@ -16,7 +17,7 @@ from .entrypoints import providers as provider_routes
 from .entrypoints import receipts
 from .handlers.failover import Failover, every
 from .handlers.send import ProviderPool, SmsSender, give_up
-from .providers import build_provider
+from .providers import Receipt, build_provider
 from .settings import Settings
 
 SERVICE = "delivery-sms"
@@ -31,6 +32,7 @@ class Context:
     pool: ProviderPool
     relay: OutboxRelay
     failover: Failover
+    receipts: GroupCommit[tuple[str, Receipt], str | None]
 
 
 def build(role: str, settings: Settings | None = None) -> FastAPI:
@@ -92,5 +94,11 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
     runtime.on_stop(close_providers)
     routers = [receipts.router, provider_routes.router] if role in ("api", "all") else []
     app = create_app(runtime, routers, title="Notify delivery-sms")
-    app.state.context = Context(db=db, pool=pool, relay=relay, failover=failover)
+    app.state.context = Context(
+        db=db,
+        pool=pool,
+        relay=relay,
+        failover=failover,
+        receipts=GroupCommit(db, receipts.report_receipts),
+    )
     return app

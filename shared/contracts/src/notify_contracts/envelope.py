@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -81,6 +82,12 @@ def model_for_routing_key(routing_key: str) -> type[Event] | None:
     return _REGISTRY.get((event_type, int(version)))
 
 
+@functools.cache
+def envelope_class(model: type[Event]) -> type[Envelope[Any]]:
+    """``Envelope[model]``, made once per event model (pydantic's own lookup of a generic is slow when hot)."""
+    return Envelope[model]  # type: ignore[valid-type]
+
+
 def new_envelope(
     payload: Event,
     *,
@@ -88,7 +95,7 @@ def new_envelope(
     correlation_id: str,
     causation_id: str | None = None,
 ) -> Envelope[Any]:
-    return Envelope[type(payload)](  # type: ignore[misc]
+    return envelope_class(type(payload))(
         type=payload.event_type,
         version=payload.event_version,
         correlation_id=correlation_id,
@@ -111,7 +118,7 @@ def decode(raw: bytes | str) -> Envelope[Any]:
     if model is None:
         raise UnknownEvent(f"unknown event {head.type} v{head.version}")
     try:
-        return Envelope[model].model_validate_json(raw)  # type: ignore[valid-type]
+        return envelope_class(model).model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -24,6 +24,13 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10, name: str = "db") -> None:
         self.url = url
+        # psycopg2: executemany UPDATEs and DELETEs go in pages of 100 per round trip (INSERTs are multi-row
+        # already), so a batch of sends is closed in one or two round trips, not one per row.
+        batch = (
+            {"executemany_mode": "values_plus_batch"}
+            if make_url(url).get_dialect().driver == "psycopg2"
+            else {}
+        )
         self.engine: Engine = create_engine(
             url,
             pool_size=pool_size,
@@ -31,6 +38,7 @@ class Database:
             pool_pre_ping=True,
             pool_recycle=1800,
             future=True,
+            **batch,
         )
         self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix=f"{name}-")
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from notify_contracts import Envelope
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func, select, update
+from sqlalchemy import Column, DateTime, MetaData, String, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.engine import Connection
 
@@ -66,24 +66,37 @@ class SendLedger:
             if e.payload.notification_id not in before
         ]
         if fresh:
-            conn.execute(insert(t).values(fresh).on_conflict_do_nothing(index_elements=["notification_id"]))
+            # executemany form: compiled once and cached, sent as multi-row INSERTs by the driver.
+            conn.execute(insert(t).on_conflict_do_nothing(index_elements=["notification_id"]), fresh)
         return before
 
     def record(self, conn: Connection, outcomes: Sequence[Outcome]) -> None:
+        """Close the outcomes' ledger rows (one batched UPDATE) and queue their status reports."""
+        t = self.table
+        if not outcomes:
+            return
+        rows = [
+            {
+                "b_notification_id": o.envelope.payload.notification_id,
+                "b_state": "sent" if o.provider_reference else "failed",
+                "b_provider_reference": o.provider_reference,
+                "b_sent_at": o.sent_at,
+                "b_provider": o.provider,
+            }
+            for o in outcomes
+        ]
+        values: dict[str, Any] = {
+            "state": bindparam("b_state"),
+            "provider_reference": bindparam("b_provider_reference"),
+            "sent_at": bindparam("b_sent_at", type_=t.c.sent_at.type),
+        }
+        if "provider" in t.c:
+            values["provider"] = bindparam("b_provider")
+        conn.execute(
+            update(t).where(t.c.notification_id == bindparam("b_notification_id")).values(values), rows
+        )
         reports = StatusReports(self.producer, self.outbox_table)
         for o in outcomes:
-            values: dict[str, Any] = {
-                "state": "sent" if o.provider_reference else "failed",
-                "provider_reference": o.provider_reference,
-                "sent_at": o.sent_at,
-            }
-            if "provider" in self.table.c:
-                values["provider"] = o.provider
-            conn.execute(
-                update(self.table)
-                .where(self.table.c.notification_id == o.envelope.payload.notification_id)
-                .values(**values)
-            )
             for status in o.statuses:  # reported in this order (research mode reports several at once)
                 reports.add(
                     o.envelope.payload.notification_id,

@@ -151,13 +151,16 @@ def forget_errors(conn: Connection, *, older_than: timedelta) -> int:
     return conn.execute(delete(t).where(t.c.second < func.now() - older_than)).rowcount or 0
 
 
-def record_receipt(conn: Connection, notification_id: uuid.UUID, status: str) -> None:
-    """Remember when the first final receipt of a text arrived (later ones change nothing)."""
-    conn.execute(
-        insert(receipts)
-        .values(notification_id=notification_id, status=status)
-        .on_conflict_do_nothing(index_elements=["notification_id"])
-    )
+def record_receipts(conn: Connection, finals: Sequence[tuple[uuid.UUID, str]]) -> None:
+    """Remember when the first final receipt of each text arrived (later ones change nothing)."""
+    first: dict[uuid.UUID, str] = {}
+    for notification_id, status in finals:
+        first.setdefault(notification_id, status)
+    if first:
+        conn.execute(
+            insert(receipts).on_conflict_do_nothing(index_elements=["notification_id"]),
+            [{"notification_id": nid, "status": status} for nid, status in first.items()],
+        )
 
 
 def delivery_stats(
