@@ -4,12 +4,13 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate demo test test-unit test-integration schemas lint format
+.PHONY: help install run migrate demo test test-unit test-integration bench schemas lint format
 
 help:
 	@echo "make run    - install, migrate and start every service and simulator (gateway on :6011)"
 	@echo "make demo   - create a demo service, keys and templates on a running stack; prints JSON"
 	@echo "make test   - install and run every test (unit + integration) against real services"
+	@echo "make bench  - measure throughput on real processes; writes docs/benchmarks.md (BENCH_ARGS to narrow)"
 	@echo "make migrate, make schemas, make lint, make format"
 
 $(UV):
@@ -35,6 +36,10 @@ test-unit: install
 
 test-integration: install
 	$(UV) run --frozen pytest tests/integration $(PYTEST_ARGS)
+
+BENCH_ARGS ?=
+bench: install
+	$(UV) run --frozen notify-bench $(BENCH_ARGS)
 
 schemas: install
 	$(UV) run --frozen python -m notify_contracts.schema_export

@@ -54,7 +54,11 @@ class RunningStack:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
 
     def start(self, name: str) -> None:
-        proc = next(p for p in processes(self.ports) if p.name == name)
+        self.start_proc(next(p for p in processes(self.ports) if p.name == name))
+
+    def start_proc(self, proc: Proc) -> None:
+        """Start a process that may not be in the stack's list (a second role of a service, say)."""
+        name = proc.name
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child for its lifetime
         child = subprocess.Popen(
             list(proc.argv),
@@ -113,9 +117,14 @@ TEST_LETTER_ENV = {
 
 
 def launch(
-    infra_env: dict[str, str], log_dir: Path, *, extra_env: dict[str, str] | None = None
+    infra_env: dict[str, str],
+    log_dir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> RunningStack:
-    """Migrate every database, declare every queue, then start every process and wait until all are ready."""
+    """Migrate every database, declare every queue, then start every process (or those named in ``only``) and
+    wait until all are ready."""
     log_dir.mkdir(parents=True, exist_ok=True)
     admin_secret = secrets.token_urlsafe(32)
     env = {
@@ -143,7 +152,8 @@ def launch(
     stack = RunningStack(ports=free_ports(), env=env, log_dir=log_dir, admin_secret=admin_secret)
     try:
         for proc in processes(stack.ports):
-            stack.start(proc.name)
+            if only is None or proc.name in only:
+                stack.start(proc.name)
         stack.wait_ready()
     except BaseException:
         stack.stop_all()

@@ -1,0 +1,51 @@
+"""``notify-bench``: run the benchmark sections against a stack of real processes on this machine's RabbitMQ,
+Postgres and Redis (an isolated vhost, databases and key prefix, removed afterwards), print the results and write
+``docs/benchmarks.md``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from ..testing import isolated_infra
+from . import delivery
+from .report import Section, table, write
+
+SECTIONS = ("delivery",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="notify-bench", description=__doc__)
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
+    parser.add_argument(
+        "--delivery-n", type=int, default=20_000, help="requests per delivery service (default 20,000)"
+    )
+    parser.add_argument(
+        "--channels", default="sms,email,letter", help="delivery channels to measure (default: all three)"
+    )
+    parser.add_argument("--report", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--logs", type=Path, default=None, help="keep the services' logs here")
+    args = parser.parse_args(argv)
+    chosen = tuple(args.only or SECTIONS)
+    log_dir = args.logs or Path(tempfile.mkdtemp(prefix="notify-bench-"))
+    sections: list[Section] = []
+    with isolated_infra() as infra:
+        if "delivery" in chosen:
+            channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
+            sections.append(delivery.run(infra, log_dir, n=args.delivery_n, channels=channels))
+    for section in sections:
+        print(f"\n## {section.title}\n\n{table(section)}")
+        for note in section.notes:
+            print(f"- {note}")
+    command = (
+        "make bench" if argv is None and len(sys.argv) == 1 else "notify-bench " + " ".join(sys.argv[1:])
+    )
+    write(sections, args.report, command=command)
+    print(f"\nreport written to {args.report}; logs in {log_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
