@@ -1,0 +1,79 @@
+"""The benchmark's arithmetic and report: per-second series, the sustained rate, CPU accounting and the written
+report (the measurements themselves run under ``make bench``, not in the test suite)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from notify_tools.bench import cpu
+from notify_tools.bench.delivery import _per_second, start_as_deployed, sustained
+from notify_tools.bench.report import Row, Section, write
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_per_second_counts_every_second_including_empty_ones() -> None:
+    times = [T0, T0 + timedelta(milliseconds=500), T0 + timedelta(seconds=2, milliseconds=1)]
+    assert _per_second(times) == [(0, 2), (1, 0), (2, 1)]
+
+
+def test_sustained_ignores_warm_up_and_tail() -> None:
+    # 10 s: a slow first and last second around a steady 1,000/s.
+    points = [(0, 10), *((s, 1000) for s in range(1, 9)), (9, 5)]
+    assert sustained(points) == 1000
+    assert sustained([(0, 30), (1, 40)]) == 35  # too short to trim: the mean
+
+
+def test_rows_say_whether_their_target_was_met() -> None:
+    assert Row("x", 1200, "msg/s", 1000).verdict == "met"
+    assert Row("x", 999, "msg/s", 1000).verdict == "NOT met"
+    assert Row("x", 5, "msg/s").verdict == ""
+
+
+def test_report_and_csv_are_written(tmp_path: Path) -> None:
+    section = Section("Delivery services", "intro", [Row("delivery-sms: sustained", 1234.5, "msg/s", 1000)])
+    section.series["sms"] = [(0, 10), (1, 20)]
+    section.notes.append("a note")
+    report = tmp_path / "benchmarks.md"
+    write([section], report, command="make bench")
+    text = report.read_text()
+    assert f"{os.cpu_count()} cores" in text and "`make bench`" in text
+    assert "| delivery-sms: sustained | 1,234 msg/s | ≥ 1,000 msg/s | met |" in text
+    assert "- a note" in text
+    assert (tmp_path / "benchmarks-delivery-services.csv").read_text().splitlines() == [
+        "series,second,per_second",
+        "sms,0,10",
+        "sms,1,20",
+    ]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_cpu_snapshot_sees_this_process_spend_cpu() -> None:
+    me = {"bench": os.getpid()}
+    before = cpu.snapshot(me)
+    deadline = datetime.now(UTC) + timedelta(milliseconds=300)
+    while datetime.now(UTC) < deadline:
+        sum(i * i for i in range(1000))
+    assert cpu.spent(before, cpu.snapshot(me))["bench"] > 0.1
+
+
+def test_a_service_starts_as_deployed_api_and_consumer() -> None:
+    started = []
+
+    class Stack:
+        from notify_tools.stack import Ports
+
+        ports = Ports()
+
+        def start_proc(self, proc):  # type: ignore[no-untyped-def]
+            started.append(proc)
+
+    names = start_as_deployed(Stack(), "delivery-sms")  # type: ignore[arg-type]
+    assert names == ["delivery-sms-api", "delivery-sms-consumer"]
+    api, consumer = started
+    assert api.argv[-3:] == ("api", "--port", "6014") and api.port == 6014  # where receipts are posted
+    assert consumer.argv[-3:-1] == ("consumer", "--port") and consumer.port != 6014
+    assert api.env == consumer.env and "MMG_URL" in api.env
