@@ -28,8 +28,8 @@ class AdminClient:
         token = jwt.encode({"iss": self.client_id, "iat": int(time.time())}, self.secret, algorithm="HS256")
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def request(self, method: str, path: str, json: Any = None) -> Any:
-        response = self.http.request(method, path, json=json, headers=self._headers())
+    def request(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        response = self.http.request(method, path, json=json, params=params, headers=self._headers())
         body = response.json() if response.content else None
         if response.status_code >= 400:
             raise AdminApiError(response.status_code, body)
@@ -38,8 +38,14 @@ class AdminClient:
     def post(self, path: str, json: Any = None) -> Any:
         return self.request("POST", path, json)
 
-    def get(self, path: str) -> Any:
-        return self.request("GET", path)
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def put(self, path: str, json: Any = None) -> Any:
+        return self.request("PUT", path, json)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
 
     def close(self) -> None:
         self.http.close()

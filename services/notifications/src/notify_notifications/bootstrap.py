@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from notify_contracts import Envelope
 from notify_platform.consumer import Subscription
 from notify_platform.runtime import Runtime, create_app
@@ -17,6 +17,8 @@ from .adapters.crypto import SecretBox
 from .entrypoints import (
     admin_keys_templates,
     admin_notifications,
+    admin_service_members,
+    admin_service_records,
     admin_services,
     admin_users,
     errors,
@@ -86,6 +88,19 @@ async def sweep_forever(runtime: Runtime, settings: Settings) -> None:
         await asyncio.sleep(settings.sending_sweep_interval_seconds)
 
 
+def admin_routers() -> list[APIRouter]:
+    """The admin API, in matching order: fixed paths (``find-services-by-name``, ``notifications/monthly``) come
+    before the routes that take an id in the same place."""
+    return [
+        admin_users.router,
+        admin_services.router,
+        admin_service_records.router,
+        admin_service_members.router,
+        admin_keys_templates.router,
+        admin_notifications.router,
+    ]
+
+
 def build(role: str, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime(SERVICE, settings)
@@ -99,10 +114,7 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
     routers = []
     if role in ("api", "all"):
         routers = [
-            admin_users.router,
-            admin_services.router,
-            admin_keys_templates.router,
-            admin_notifications.router,
+            *admin_routers(),
             internal.router,
             internal_reads.router,
             internal_documents.router,

@@ -67,6 +67,40 @@ services = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     # Where recipients of "send a file by email" documents can contact the service (public-api.md §8).
     Column("contact_link", String(255), nullable=True),
+    # Settings the admin app keeps on the service (admin-api.md §4.1); the platform itself does not act on them.
+    Column("email_branding", String(255), nullable=True),
+    Column("letter_branding", String(255), nullable=True),
+    Column("billing_contact_email_addresses", Text, nullable=True),
+    Column("billing_contact_names", Text, nullable=True),
+    Column("billing_reference", String(255), nullable=True),
+    Column("confirmed_email_sender_name", Boolean, nullable=False, server_default="false"),
+    Column("go_live_at", DateTime(timezone=True), nullable=True),
+    Column("notes", Text, nullable=True),
+    Column("volume_email", Integer, nullable=True),
+    Column("volume_letter", Integer, nullable=True),
+    Column("volume_sms", Integer, nullable=True),
+    Column("free_sms_fragment_limit", Integer, nullable=True),
+    # Set once by archiving, which cannot be undone: an archived service refuses every further update.
+    Column("archived_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every version of a service's core fields (GET /service/{id}/history): version 1 on create, one per change.
+services_history = Table(
+    "services_history",
+    metadata,
+    Column("id", UUID(as_uuid=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("restricted", Boolean, nullable=False),
+    Column("email_message_limit", BigInteger, nullable=False),
+    Column("sms_message_limit", BigInteger, nullable=False),
+    Column("letter_message_limit", BigInteger, nullable=False),
+    Column("email_sender_local_part", String(255), nullable=False),
+    Column("created_by_id", UUID(as_uuid=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("id", "version"),
 )
 
 service_users = Table(
@@ -139,6 +173,31 @@ sms_senders = Table(
     Column("is_default", Boolean, nullable=False),
     Column("archived", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+)
+
+email_reply_to = Table(
+    "service_email_reply_to",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False, index=True),
+    Column("email_address", String(320), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("archived", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+)
+
+letter_contacts = Table(
+    "service_letter_contacts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False, index=True),
+    Column("contact_block", Text, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("archived", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
 )
 
 guest_list = Table(

@@ -63,12 +63,30 @@ def user_json(user: Any, memberships: list[Any]) -> dict[str, Any]:
     }
 
 
+ORGANISATION_TYPES = frozenset(
+    {
+        "central",
+        "local",
+        "nhs_central",
+        "nhs_local",
+        "nhs_gp",
+        "nhs_notify",
+        "emergency_service",
+        "school_or_college",
+        "other",
+    }
+)
+
+
 def service_json(service: Any) -> dict[str, Any]:
+    """The service object: the reference's keys, plus ``created_at``/``updated_at`` that the seed shows."""
     return {
         "id": str(service.id),
         "name": service.name,
         "active": service.active,
         "restricted": service.restricted,
+        "created_at": ts(service.created_at),
+        "updated_at": ts(service.updated_at),
         "email_message_limit": service.email_message_limit,
         "sms_message_limit": service.sms_message_limit,
         "letter_message_limit": service.letter_message_limit,
@@ -80,26 +98,27 @@ def service_json(service: Any) -> dict[str, Any]:
         "permissions": sorted(service.permissions),
         "count_as_live": service.count_as_live,
         "created_by": str(service.created_by_id),
-        "billing_contact_email_addresses": None,
-        "billing_contact_names": None,
-        "billing_reference": None,
-        "confirmed_email_sender_name": False,
+        "billing_contact_email_addresses": service.billing_contact_email_addresses,
+        "billing_contact_names": service.billing_contact_names,
+        "billing_reference": service.billing_reference,
+        "confirmed_email_sender_name": service.confirmed_email_sender_name,
         "confirmed_unique": False,
         "consent_to_research": None,
         "contact_link": service.contact_link,
         "custom_email_sender_name": None,
-        "email_branding": None,
-        "letter_branding": None,
-        "go_live_at": None,
+        "email_branding": service.email_branding,
+        "letter_branding": service.letter_branding,
+        "free_sms_fragment_limit": service.free_sms_fragment_limit,
+        "go_live_at": ts(service.go_live_at),
         "go_live_user": None,
         "has_active_go_live_request": False,
-        "notes": None,
+        "notes": service.notes,
         "organisation": None,
         "purchase_order_number": None,
         "service_callback_api": [],
-        "volume_email": None,
-        "volume_letter": None,
-        "volume_sms": None,
+        "volume_email": service.volume_email,
+        "volume_letter": service.volume_letter,
+        "volume_sms": service.volume_sms,
     }
 
 

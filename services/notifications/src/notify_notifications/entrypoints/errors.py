@@ -28,6 +28,15 @@ def not_found(message: str = "No result found") -> AdminError:
     return AdminError(404, message)
 
 
+def _field(err: Any) -> str:
+    """The field an error is about: the first name after where it was (``body``/``query``/``path``), or
+    ``body`` for a body that is not a JSON object at all."""
+    if err["type"] == "json_invalid":
+        return "body"
+    names = [str(part) for part in err["loc"][1:] if isinstance(part, str)]
+    return names[0] if names else "body"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AdminError)
     async def _admin(_: Request, exc: AdminError) -> JSONResponse:
@@ -37,8 +46,15 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         message: dict[str, Any] = {}
         for err in exc.errors():
-            field = str(err["loc"][-1]) if err["loc"] else "body"
-            text = "Missing data for required field." if err["type"] == "missing" else err["msg"]
+            field = _field(err)
+            if err["type"] == "missing":
+                text = "Missing data for required field."
+            elif err["type"] == "json_invalid":
+                text = "Invalid JSON"
+            elif err["type"] == "extra_forbidden":
+                text = f"Unknown field name {field}"
+            else:
+                text = err["msg"].removeprefix("Value error, ")
             message.setdefault(field, []).append(text)
         return JSONResponse({"result": "error", "message": message}, status_code=400)
 
