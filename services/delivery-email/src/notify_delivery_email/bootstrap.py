@@ -43,7 +43,11 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
             timeout=settings.smtp_timeout_seconds,
+            pool_size=settings.smtp_pool_size,
+            idle_seconds=settings.smtp_pool_idle_seconds,
+            max_messages=settings.smtp_pool_max_messages,
         )
+        runtime.on_stop(mailer.aclose)
         sender = EmailSender(db, mailer, concurrency=settings.send_concurrency)
 
         async def on_requested(batch):  # type: ignore[no-untyped-def]

@@ -21,6 +21,12 @@ class Settings(CommonSettings, DeliveryRetrySettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Persistent connections to the relay: at most this many at once, each reused for up to
+    # ``smtp_pool_max_messages`` messages and closed after ``smtp_pool_idle_seconds`` unused (below the relay's own
+    # idle timeout).
+    smtp_pool_size: int = Field(default=10, ge=1)
+    smtp_pool_max_messages: int = Field(default=100, ge=1)
+    smtp_pool_idle_seconds: float = Field(default=30.0, gt=0)
 
     # Bearer token the relay's receipt webhook must present on POST /notifications/email/receipts.
     email_receipt_token: str = DEVELOPMENT_RECEIPT_TOKEN
