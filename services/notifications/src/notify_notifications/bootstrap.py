@@ -15,11 +15,12 @@ from notify_platform.runtime import Runtime, create_app
 
 from .adapters.crypto import SecretBox
 from .entrypoints import (
-    admin_keys_templates,
+    admin_api_keys,
     admin_notifications,
     admin_service_members,
     admin_service_records,
     admin_services,
+    admin_templates,
     admin_users,
     errors,
     internal,
@@ -96,7 +97,8 @@ def admin_routers() -> list[APIRouter]:
         admin_services.router,
         admin_service_records.router,
         admin_service_members.router,
-        admin_keys_templates.router,
+        admin_api_keys.router,
+        admin_templates.router,
         admin_notifications.router,
     ]
 
