@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -15,6 +16,7 @@ from notify_contracts import decode
 from notify_delivery_email.adapters.tables import metadata, outbox, sends
 from notify_delivery_email.entrypoints import receipts
 from notify_platform.db import Database
+from notify_platform.group_commit import GroupCommit
 from notify_tools.testing import Infra, scratch_database
 from sqlalchemy import select
 
@@ -28,11 +30,32 @@ def db(infra: Infra) -> Iterator[Database]:
         yield database
 
 
+class Batches:
+    """``report_receipts``, recording how many receipts each transaction took."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def __call__(self, conn: Any, taken: Any) -> Any:
+        self.sizes.append(len(taken))
+        return receipts.report_receipts(conn, taken)
+
+
 @pytest.fixture
-def app(db: Database) -> FastAPI:
+def batches() -> Batches:
+    return Batches()
+
+
+@pytest.fixture
+def app(db: Database, batches: Batches) -> FastAPI:
     app = FastAPI()
     app.include_router(receipts.router)
-    app.state.context = SimpleNamespace(db=db, relay=SimpleNamespace(wake=lambda: None), receipt_token=TOKEN)
+    app.state.context = SimpleNamespace(
+        db=db,
+        relay=SimpleNamespace(wake=lambda: None),
+        receipt_token=TOKEN,
+        receipts=GroupCommit(db, batches),
+    )
     return app
 
 
@@ -117,3 +140,54 @@ async def test_unknown_and_malformed_receipts(app: FastAPI, db: Database) -> Non
     assert (await _post(app, {"notificationType": "Delivery"})).status_code == 400
     assert (await _post(app, {"notificationType": "Open", "mail": {"messageId": "<a@b>"}})).status_code == 400
     assert (await _post(app, ["not", "an", "object"])).status_code == 400
+
+
+async def test_receipts_arriving_together_are_written_together_each_answered_for_itself(
+    app: FastAPI, db: Database, batches: Batches
+) -> None:
+    sent = [_sent(db) for _ in range(30)]
+    complained_at = "2026-11-20T10:00:00.000Z"
+    bodies: list[Any] = [{"notificationType": "Delivery", "mail": {"messageId": mid}} for _, mid in sent]
+    bodies += [
+        {"notificationType": "Delivery", "mail": {"messageId": f"<{uuid.uuid4()}@x>"}} for _ in range(10)
+    ]
+    bodies.append(
+        {
+            "notificationType": "Complaint",
+            "mail": {"messageId": sent[0][1]},
+            "complaint": {"timestamp": complained_at},
+        }
+    )
+    bodies.append(
+        {
+            "notificationType": "Bounce",
+            "mail": {"messageId": sent[1][1]},
+            "bounce": {"bounceType": "Permanent"},
+        }
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        replies = await asyncio.gather(
+            *(
+                client.post(
+                    receipts.RECEIPT_PATH,
+                    content=orjson.dumps(b),
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                )
+                for b in bodies
+            )
+        )
+    assert [r.status_code for r in replies] == [200] * 30 + [409] * 10 + [200, 200]
+    assert max(batches.sizes) > 1 and len(batches.sizes) < len(bodies)  # far fewer transactions than receipts
+    events = _reports(db)
+    statuses = sorted(
+        (str(e.payload.notification_id), e.payload.status)
+        for e in events
+        if e.type == "notification.status_reported"
+    )
+    assert statuses == sorted(
+        [(str(nid), "delivered") for nid, _ in sent] + [(str(sent[1][0]), "permanent-failure")]
+    )
+    (complaint,) = [e for e in events if e.routing_key == "email.complaint_received.v1"]
+    assert complaint.payload.notification_id == sent[0][0]
+    assert complaint.payload.complained_at.isoformat() == "2026-11-20T10:00:00+00:00"
+    assert {e.correlation_id for e in events} == {"corr-send"}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from notify_platform.consumer import Subscription
 from notify_platform.db import Database
+from notify_platform.group_commit import GroupCommit
 from notify_platform.outbox import OutboxRelay
 from notify_platform.runtime import Runtime, create_app
 
@@ -27,6 +29,7 @@ class Context:
     db: Database
     relay: OutboxRelay
     receipt_token: str
+    receipts: GroupCommit[receipts.EmailReceipt, Any]
 
 
 def build(role: str, settings: Settings | None = None) -> FastAPI:
@@ -69,5 +72,10 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
     app = create_app(
         runtime, [receipts.router] if role in ("api", "all") else [], title="Notify delivery-email"
     )
-    app.state.context = Context(db=db, relay=relay, receipt_token=settings.email_receipt_token)
+    app.state.context = Context(
+        db=db,
+        relay=relay,
+        receipt_token=settings.email_receipt_token,
+        receipts=GroupCommit(db, receipts.report_receipts),
+    )
     return app
