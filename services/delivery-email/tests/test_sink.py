@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -24,8 +25,11 @@ class Receiver:
         self.bodies: list[dict[str, Any]] = []
         self.auth: list[str | None] = []
         self.fail_first = 0
+        self.peers: set[Any] = set()  # the client connections the POSTs came over
 
     async def handle(self, request: web.Request) -> web.Response:
+        assert request.transport is not None
+        self.peers.add(request.transport.get_extra_info("peername"))
         if self.fail_first > 0:
             self.fail_first -= 1
             return web.Response(status=503)
@@ -53,7 +57,11 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 @pytest.fixture
 async def sink(receiver: tuple[Receiver, str]) -> AsyncIterator[tuple[SinkState, int]]:
     settings = SinkSettings(
-        receipt_url=receiver[1], receipt_token="t0ken", receipt_delay_ms=0, receipt_retry_initial_ms=10
+        receipt_url=receiver[1],
+        receipt_token="t0ken",
+        receipt_delay_ms=0,
+        receipt_retry_initial_ms=10,
+        receipt_workers=2,
     )
     state = SinkState(settings)
     server = await start_smtp(SinkHandler(state), "127.0.0.1", 0)
@@ -180,3 +188,25 @@ async def test_smtp_level_refusals_are_answered_and_counted_apart_from_messages(
     stats = state.stats()
     assert stats["by_reference"] == {busy: 1}
     assert stats["refused_by_reference"] == {busy: 2, down: 3, rejected: 1}
+
+
+async def test_receipts_travel_over_a_few_kept_alive_connections(sink: Any, receiver: Any) -> None:
+    state, port = sink
+    rec, _ = receiver
+    ids = [str(uuid.uuid4()) for _ in range(40)]
+    await asyncio.gather(*(_send(port, "a@x.example", nid) for nid in ids))
+    await _until(lambda: state.receipts.counters.sent == 40)
+    assert sorted(b["mail"]["messageId"] for b in rec.bodies) == sorted(
+        f"<{nid}@notifications.service.gov.uk>" for nid in ids
+    )
+    assert 1 <= len(rec.peers) <= 2  # receipt_workers
+
+
+async def test_no_address_is_logged(sink: Any, caplog: pytest.LogCaptureFixture) -> None:
+    state, port = sink
+    caplog.set_level(logging.DEBUG)
+    await _send(port, "someone@x.example", str(uuid.uuid4()))
+    with pytest.raises(aiosmtplib.SMTPDataError):
+        await _send(port, "smtp-reject@x.example", str(uuid.uuid4()))
+    assert state.total == 1
+    assert "x.example" not in caplog.text

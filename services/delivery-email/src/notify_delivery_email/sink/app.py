@@ -1,12 +1,14 @@
 """The SMTP sink: an aiosmtpd server and a small HTTP app (``/stats``, ``/health``) on one event loop.
 
-Everything received is kept in memory and counted by reference: the notification id taken from the
-deterministic ``Message-ID: <notification_id@domain>`` delivery-email sets (so a resend after a crash shows up in
-``duplicates``). Receipts follow the recipient's local part: ``perm-fail@`` → permanent bounce, ``temp-fail@`` →
-temporary bounce, ``complaint@`` → delivered and then a complaint, anything else → delivered. They are POSTed in
-order, with a bearer token, retried with exponential backoff while the receiver is down. Some local parts are
-refused at the SMTP level instead (see :func:`smtp_refusal`), counted in ``refused_by_reference``. Nothing personal
-is logged.
+Everything received is kept in memory, as received (parsed only when ``/messages/{reference}`` asks for it), and
+counted by reference: the notification id taken from the deterministic ``Message-ID: <notification_id@domain>``
+delivery-email sets (so a resend after a crash shows up in ``duplicates``); only the header block is read for it.
+Receipts follow the local part of the SMTP envelope's recipients (RCPT TO): ``perm-fail@`` → permanent bounce,
+``temp-fail@`` → temporary bounce, ``complaint@`` → delivered and then a complaint, anything else → delivered. They
+are POSTed in order, with a bearer token, by a few workers sharing one kept-alive HTTP client (``receipts``), and
+retried with exponential backoff while the receiver is down. Some local parts are refused at the SMTP level instead
+(see :func:`smtp_refusal`), counted in ``refused_by_reference``. Nothing personal is logged: aiosmtpd's own log,
+which echoes every command (addresses included), is kept to warnings.
 """
 
 from __future__ import annotations
@@ -14,20 +16,20 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from typing import Any
 
-import aiohttp
 import orjson
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from .receipts import ReceiptPoster, receipt_bodies
 from .settings import SinkSettings
 
 log = structlog.get_logger("notify_delivery_email.sink")
@@ -62,124 +64,22 @@ def smtp_refusal(address: str, attempts_so_far: int) -> str | None:
     return None
 
 
+_HEADERS = BytesHeaderParser(policy=email.policy.compat32)
+
+
+def message_id_of(data: bytes) -> str:
+    """The Message-ID header of a message as received (unfolded, stripped), from its header block alone."""
+    head = data.partition(b"\r\n\r\n")[0]
+    value = _HEADERS.parsebytes(head).get("Message-ID")
+    # Unfolded as the email package's default policy does; a long Message-ID is folded onto its own line.
+    return "".join(str(value or "").splitlines()).strip()
+
+
 def reference_for(message_id: str) -> str:
     """``<nid@domain>`` → ``nid`` (the whole Message-ID when it has another shape)."""
     inner = message_id.strip().removeprefix("<").removesuffix(">")
     local, at, _ = inner.rpartition("@")
     return local if at and local else inner
-
-
-def receipt_bodies(message_id: str, outcome: str) -> list[dict[str, Any]]:
-    """SES-like notifications for one message, in the order they are to be delivered."""
-    now = datetime.now(UTC).isoformat()
-    mail = {"messageId": message_id, "timestamp": now}
-    delivery = {"notificationType": "Delivery", "mail": mail, "delivery": {"timestamp": now}}
-    if outcome == "permanent-bounce":
-        return [{"notificationType": "Bounce", "mail": mail, "bounce": {"bounceType": "Permanent"}}]
-    if outcome == "temporary-bounce":
-        return [{"notificationType": "Bounce", "mail": mail, "bounce": {"bounceType": "Transient"}}]
-    if outcome == "complaint":
-        return [delivery, {"notificationType": "Complaint", "mail": mail, "complaint": {"timestamp": now}}]
-    return [delivery]
-
-
-@dataclass
-class ReceiptCounters:
-    scheduled: int = 0
-    sent: int = 0
-    retried: int = 0
-    abandoned: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "scheduled": self.scheduled,
-            "sent": self.sent,
-            "retried": self.retried,
-            "abandoned": self.abandoned,
-            "outstanding": self.scheduled - self.sent - self.abandoned,
-        }
-
-
-class ReceiptPoster:
-    """One task per message posts its receipts in order; each POST is retried with backoff until it lands."""
-
-    def __init__(self, settings: SinkSettings) -> None:
-        self.settings = settings
-        self.counters = ReceiptCounters()
-        self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.settings.receipt_url)
-
-    async def start(self) -> None:
-        if self.enabled and self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.settings.receipt_timeout_ms / 1000),
-                headers={"Authorization": f"Bearer {self.settings.receipt_token}"},
-                trust_env=False,
-            )
-
-    async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def schedule(self, reference: str, bodies: list[dict[str, Any]]) -> None:
-        if not self.enabled:
-            return
-        self.counters.scheduled += len(bodies)
-        task = asyncio.get_running_loop().create_task(self._deliver(reference, bodies))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _deliver(self, reference: str, bodies: list[dict[str, Any]]) -> None:
-        await self.start()
-        for body in bodies:
-            await asyncio.sleep(self.settings.receipt_delay_ms / 1000)
-            await self._post_until_accepted(reference, orjson.dumps(body))
-
-    async def _post_until_accepted(self, reference: str, payload: bytes) -> None:
-        assert self._session is not None and self.settings.receipt_url
-        loop = asyncio.get_running_loop()
-        started, attempt = loop.time(), 0
-        while True:
-            attempt += 1
-            problem: str | None = None
-            try:
-                async with self._session.post(
-                    self.settings.receipt_url,
-                    data=payload,
-                    headers={"Content-Type": "application/json"},
-                    allow_redirects=False,
-                ) as response:
-                    await response.read()
-                    if not 200 <= response.status < 300:
-                        problem = f"HTTP {response.status}"
-            except Exception as exc:  # refused, timed out: keep trying
-                problem = type(exc).__name__
-            if problem is None:
-                self.counters.sent += 1
-                return
-            if loop.time() - started >= self.settings.receipt_retry_for_seconds:
-                self.counters.abandoned += 1
-                log.warning("email_receipt_abandoned", reference=reference, attempts=attempt, problem=problem)
-                return
-            self.counters.retried += 1
-            if attempt == 1 or attempt % 10 == 0:
-                log.warning(
-                    "email_receipt_post_failed", reference=reference, attempt=attempt, problem=problem
-                )
-            delay_ms = min(
-                self.settings.receipt_retry_initial_ms * 2 ** min(attempt - 1, 20),
-                self.settings.receipt_retry_max_ms,
-            )
-            await asyncio.sleep(delay_ms / 1000)
 
 
 class SinkState:
@@ -194,7 +94,7 @@ class SinkState:
     def reset(self) -> None:
         self.total = 0
         self.by_reference: dict[str, int] = {}
-        self.messages: dict[str, EmailMessage] = {}  # reference -> the last message received with it
+        self.messages: dict[str, bytes] = {}  # reference -> the last message received with it, as received
         self.refused_by_reference: dict[str, int] = {}  # attempts answered with an SMTP error
 
     def stats(self) -> dict[str, object]:
@@ -207,15 +107,13 @@ class SinkState:
         }
 
     def receive(self, recipients: list[str], data: bytes) -> str:
-        """Take one message (parsed once): the SMTP reply, a refusal (counted apart) or ``250``."""
-        message = email.message_from_bytes(data, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        # Strip: a long Message-ID is folded onto its own line, and unfolding leaves a leading space.
-        message_id = str(message.get("Message-ID") or "").strip()
+        """Take one message: the SMTP reply, a refusal (counted apart) or ``250``. The recipients are the SMTP
+        envelope's; only the header block is read (for the Message-ID), the rest is kept as received."""
+        message_id = message_id_of(data)
         refusal = self._refusal(recipients, reference_for(message_id))
         if refusal is not None:
             return refusal
-        self._accept(recipients, message, message_id)
+        self._accept(recipients, data, message_id)
         return "250 Message accepted for delivery"
 
     def _refusal(self, recipients: list[str], reference: str) -> str | None:
@@ -228,15 +126,15 @@ class SinkState:
                 return reply
         return None
 
-    def _accept(self, recipients: list[str], message: EmailMessage, message_id: str) -> None:
+    def _accept(self, recipients: list[str], data: bytes, message_id: str) -> None:
         reference = reference_for(message_id) if message_id else f"no-message-id-{self.total + 1}"
         self.total += 1
         self.by_reference[reference] = self.by_reference.get(reference, 0) + 1
-        self.messages[reference] = message
+        self.messages[reference] = data
         if message_id:
             for recipient in recipients:
                 self.receipts.schedule(reference, receipt_bodies(message_id, outcome_for(recipient)))
-        log.info("email_sink_received", reference=reference, sends=self.by_reference[reference])
+        log.debug("email_sink_received", reference=reference, sends=self.by_reference[reference])
 
 
 class SinkHandler:
@@ -253,6 +151,8 @@ class SinkHandler:
 
 async def start_smtp(handler: Any, host: str, port: int) -> asyncio.Server:
     """An aiosmtpd server on the running loop (port 0: any free port)."""
+    # aiosmtpd logs every command line at INFO, senders' and recipients' addresses included.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
         lambda: SMTP(handler, hostname="notify-email-sink", enable_SMTPUTF8=True), host=host, port=port
@@ -263,7 +163,9 @@ def _json(status_code: int, payload: object) -> Response:
     return Response(content=orjson.dumps(payload), status_code=status_code, media_type="application/json")
 
 
-def _message_view(message: EmailMessage) -> dict[str, Any]:
+def _message_view(data: bytes) -> dict[str, Any]:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
     parts = {
         part.get_content_type(): part.get_content()
         for part in message.walk()
@@ -303,10 +205,10 @@ def create_app(settings: SinkSettings) -> FastAPI:
 
     @app.get("/messages/{reference}")
     async def get_message(reference: str) -> Response:
-        message = state.messages.get(reference)
-        if message is None:
+        data = state.messages.get(reference)
+        if data is None:
             return _json(404, {"error": "not found"})
-        return _json(200, _message_view(message))
+        return _json(200, _message_view(data))
 
     @app.get("/health")
     async def health() -> Response:

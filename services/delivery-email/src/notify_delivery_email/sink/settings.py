@@ -19,6 +19,8 @@ class SinkSettings(BaseSettings):
     receipt_url: str | None = None
     receipt_token: str = "notify-email-receipts"
     receipt_delay_ms: int = Field(default=200, ge=0)
+    # Receipts are POSTed by this many workers sharing one HTTP client (kept-alive connections).
+    receipt_workers: int = Field(default=32, ge=1, le=1024)
     # Failed POSTs (refused, timed out, non-2xx) are retried with exponential backoff for this long.
     receipt_timeout_ms: int = Field(default=5000, ge=1)
     receipt_retry_initial_ms: int = Field(default=250, ge=1)
