@@ -153,6 +153,27 @@ async def test_an_uploaded_batch_is_reported_sending_with_the_printers_reference
         assert conn.execute(select(batches.c.state, batches.c.attempts)).one() == ("sent", 1)
 
 
+async def test_letters_the_printers_answer_gives_no_reference_get_one_made_from_the_batch_reference(
+    db, make_request, clock, outbox_reports
+) -> None:
+    named, unnamed = await ready_letters(
+        db, make_request, clock.now - timedelta(hours=2), clock.now - timedelta(hours=1)
+    )
+
+    class Terse(FakePrinter):
+        async def upload(self, batch_id: str, archive: bytes) -> UploadResult:
+            await super().upload(batch_id, archive)
+            return UploadResult("B-1", {nid(named): "L" * 300, "not-an-id": "X"})
+
+    b = batcher(db, Terse(), clock)
+    await b.collect()
+    await b.upload_next()
+    sending = {
+        str(r.notification_id): r.provider_reference for r in outbox_reports(db) if r.status == "sending"
+    }
+    assert sending == {nid(named): "L" * 255, nid(unnamed): f"B-1/{nid(unnamed)}"}
+
+
 async def test_postage_classes_travel_in_the_manifest(db, make_request, clock) -> None:
     envs = [
         make_request(postage=p, created_at=clock.now - timedelta(hours=1))

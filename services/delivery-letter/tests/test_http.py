@@ -12,11 +12,13 @@ from fastapi import FastAPI
 from notify_delivery_letter.adapters import store
 from notify_delivery_letter.adapters.print_provider import UploadResult
 from notify_delivery_letter.adapters.scanner import EicarScanner
+from notify_delivery_letter.adapters.tables import letters
 from notify_delivery_letter.bootstrap import Context
 from notify_delivery_letter.domain.schedule import BatchSchedule
 from notify_delivery_letter.entrypoints import internal, receipts
 from notify_delivery_letter.handlers.batches import PrintBatcher
 from notify_delivery_letter.handlers.prepare import LetterPreparer
+from sqlalchemy import select
 
 pytestmark = pytest.mark.integration
 AUTH = ("printer", "receipt-secret")
@@ -169,7 +171,7 @@ async def test_a_return_that_overtakes_its_despatch_is_final(
 
 
 async def test_a_receipt_for_a_letter_whose_upload_record_was_lost_is_applied(
-    db, client, make_request, outbox_statuses, state_of
+    db, client, make_request, outbox_statuses, outbox_reports, state_of
 ) -> None:
     (env,) = await sent_letters(
         db, make_request, upload=False
@@ -178,6 +180,27 @@ async def test_a_receipt_for_a_letter_whose_upload_record_was_lost_is_applied(
     assert (await post(client, (nid, "DESPATCHED"))).status_code == 200
     assert outbox_statuses(db, nid)[-1] == (str(nid), "delivered")
     assert state_of(db, nid) == "despatched"
+    # The receipt's reference is all there is: it is recorded, and reported.
+    assert outbox_reports(db)[-1].provider_reference == "R"
+    with db.engine.connect() as conn:
+        assert (
+            conn.execute(
+                select(letters.c.provider_reference).where(letters.c.notification_id == nid)
+            ).scalar_one()
+            == "R"
+        )
+
+
+async def test_receipts_for_many_letters_in_one_request_are_applied_in_order(
+    db, client, make_request, outbox_statuses, state_of
+) -> None:
+    envs = await sent_letters(db, make_request, 4)
+    ids = [e.payload.notification_id for e in envs]
+    items = [(n, "DESPATCHED") for n in ids] + [(ids[0], "RETURNED"), (ids[1], "REJECTED")]
+    assert (await post(client, *items)).status_code == 200
+    assert [state_of(db, n) for n in ids] == ["returned", "despatched", "despatched", "despatched"]
+    assert [s for _, s in outbox_statuses(db, ids[0])][-2:] == ["delivered", "returned-letter"]
+    assert [s for _, s in outbox_statuses(db, ids[1])][-1] == "delivered"
 
 
 async def test_receipts_for_letters_never_sent_to_the_printer_are_refused_for_a_retry(

@@ -17,6 +17,7 @@ from notify_platform.outbox import OutboxRelay
 from notify_platform.runtime import Runtime, create_app
 
 from .adapters.print_provider import HttpPrintProvider
+from .adapters.render_pool import InlineRenderer, RenderPool
 from .adapters.scanner import build_scanner
 from .domain.schedule import BatchSchedule
 from .entrypoints import internal, receipts
@@ -61,8 +62,18 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
     runtime.use_broker()
     relay = runtime.use_outbox_relay()
     if role in ("consumer", "all"):
+        renderer = (
+            RenderPool(settings.letter_render_processes)
+            if settings.letter_render_processes
+            else InlineRenderer()
+        )
+        runtime.on_start(renderer.start)
+        runtime.on_stop(renderer.stop)
         preparer = LetterPreparer(
-            db, build_scanner(settings.letter_virus_scanner), concurrency=settings.letter_render_concurrency
+            db,
+            build_scanner(settings.letter_virus_scanner),
+            renderer=renderer,
+            concurrency=settings.letter_render_concurrency,
         )
 
         async def on_requested(batch):  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@ the print schedule and the limits on letters."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, time
 from typing import Literal
 
@@ -51,7 +52,10 @@ class Settings(CommonSettings):
     # "eicar" is the only built-in scanner: it recognises the EICAR test signature and nothing else (it is not an
     # antivirus); a real scanner plugs in behind adapters.scanner.VirusScanner.
     letter_virus_scanner: Literal["eicar"] = "eicar"
-    # Letters rendered or checked at once by one consumer process.
+    # Worker processes that render templated letters and check precompiled ones, per consumer process (0: in a
+    # thread of the consumer process itself, one core at most). Default: one per CPU.
+    letter_render_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0)
+    # Precompiled letters read, scanned and checked at once by one consumer process (each holds its PDF).
     letter_render_concurrency: int = Field(default=4, ge=1)
 
     @property

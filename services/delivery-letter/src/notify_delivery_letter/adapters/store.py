@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, column, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Row
 
 from ..domain.batching import split_batches
 from ..domain.schedule import PrintRun
 from .print_wire import BatchLetter
-from .tables import batches, letters, pdfs, print_runs
+from .tables import batches, letters, pdfs, print_runs, sends
 
 # pg_try_advisory_xact_lock key of the collection: one replica collects at a time (the letters themselves are also
 # taken FOR UPDATE SKIP LOCKED, so even two collections could never put a letter in two batches).
@@ -51,6 +52,27 @@ def put_pdf(
     return "same" if (existing.service_id, existing.sha256) == (service_id, digest) else "conflict"
 
 
+def put_pdfs(conn: Connection, rendered: Sequence[tuple[uuid.UUID, uuid.UUID, bytes]]) -> None:
+    """Store the PDFs this service rendered (notification id, service id, bytes), in one statement. A PDF already
+    stored is left as it is: rendering is deterministic, so a letter prepared again after a crash made the same."""
+    if not rendered:
+        return
+    conn.execute(
+        insert(pdfs).on_conflict_do_nothing(index_elements=["notification_id"]),
+        [
+            {
+                "notification_id": nid,
+                "service_id": service_id,
+                "pdf": data,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "precompiled": False,
+            }
+            for nid, service_id, data in rendered
+        ],
+    )
+
+
 def servable_pdf(conn: Connection, notification_id: uuid.UUID, service_id: uuid.UUID) -> bytes | None:
     """The service's letter PDF, unless there is none (yet) or it failed the virus scan."""
     data = conn.execute(
@@ -74,24 +96,39 @@ def uploaded_pdf(conn: Connection, notification_id: uuid.UUID, service_id: uuid.
     return None if data is None else bytes(data)
 
 
-def pdf_size(conn: Connection, notification_id: uuid.UUID) -> int | None:
-    return conn.execute(select(pdfs.c.size).where(pdfs.c.notification_id == notification_id)).scalar()
+def quarantine(conn: Connection, notification_ids: Sequence[uuid.UUID]) -> None:
+    """Keep these PDFs (they failed the virus scan) but never serve or print them."""
+    if notification_ids:
+        conn.execute(
+            update(pdfs).where(pdfs.c.notification_id.in_(notification_ids)).values(quarantined=True)
+        )
 
 
-def quarantine(conn: Connection, notification_id: uuid.UUID) -> None:
-    conn.execute(update(pdfs).where(pdfs.c.notification_id == notification_id).values(quarantined=True))
+# --- the ledger ------------------------------------------------------------------------------------------------
+def close_sends(conn: Connection, outcomes: Sequence[tuple[uuid.UUID, str]]) -> None:
+    """Close ledger rows: (notification id, "sent" | "failed") each, in one round trip."""
+    if outcomes:
+        conn.execute(
+            update(sends)
+            .where(sends.c.notification_id == bindparam("b_id"))
+            .values(state=bindparam("b_state")),
+            [{"b_id": nid, "b_state": state} for nid, state in outcomes],
+        )
 
 
 # --- letters ---------------------------------------------------------------------------------------------------
-def queue_letter(conn: Connection, values: dict[str, Any]) -> bool:
-    """Add a prepared letter. False if the letter already has a row (a cancellation that arrived first wins)."""
+def queue_letters(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+    """Add prepared letters (rows with the same keys), in one statement; returns the ids added (not those that
+    already had a row: a cancellation that arrived first wins)."""
+    if not rows:
+        return set()
     inserted = conn.execute(
         insert(letters)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["notification_id"])
-        .returning(letters.c.notification_id)
-    ).first()
-    return inserted is not None
+        .returning(letters.c.notification_id),
+        list(rows),
+    )
+    return set(inserted.scalars())
 
 
 def cancel(conn: Connection, cancelled: Iterable[tuple[uuid.UUID, uuid.UUID]]) -> int:
@@ -199,6 +236,25 @@ def batch_letters(conn: Connection, batch_id: uuid.UUID) -> list[BatchLetter]:
     ]
 
 
+# One round trip: every letter of the batch still waiting (not cancelled, not moved on by a receipt) goes to
+# ``sent`` with the provider's reference for it (``<batch reference>/<id>`` if the answer named none).
+_MARK_SENT = text(
+    """
+    UPDATE letters AS l
+    SET state = 'sent', sent_at = :sent_at, updated_at = now(),
+        provider_reference = left(coalesce(r.reference, :batch_reference || '/' || l.notification_id::text), 255)
+    FROM letters AS w
+    LEFT JOIN unnest(CAST(:ids AS uuid[]), CAST(:references AS text[])) AS r (notification_id, reference)
+        ON r.notification_id = w.notification_id
+    WHERE w.batch_id = :batch_id AND w.state = 'batched'
+        AND l.notification_id = w.notification_id AND l.state = 'batched'
+    RETURNING l.notification_id, l.correlation_id, l.provider_reference
+    """
+).columns(
+    column("notification_id", PgUUID(as_uuid=True)), column("correlation_id"), column("provider_reference")
+)
+
+
 def mark_sent(
     conn: Connection,
     batch_id: uuid.UUID,
@@ -214,21 +270,25 @@ def mark_sent(
         .where(batches.c.id == batch_id, batches.c.state == "pending")
         .values(state="sent", provider_reference=batch_reference[:255], sent_at=sent_at, leased_until=None)
     )
-    waiting = conn.execute(
-        select(letters.c.notification_id).where(letters.c.batch_id == batch_id, letters.c.state == "batched")
-    ).scalars()
-    moved = []
-    for notification_id in list(waiting):
-        reference = references.get(str(notification_id)) or f"{batch_reference}/{notification_id}"
-        row = conn.execute(
-            update(letters)
-            .where(letters.c.notification_id == notification_id, letters.c.state == "batched")
-            .values(state="sent", sent_at=sent_at, provider_reference=reference[:255], updated_at=func.now())
-            .returning(letters.c.notification_id, letters.c.correlation_id, letters.c.provider_reference)
-        ).first()
-        if row is not None:
-            moved.append(row)
-    return moved
+    ids, refs = [], []
+    for notification_id, reference in references.items():
+        try:
+            ids.append(str(uuid.UUID(notification_id)))
+        except ValueError:  # not one of ours: it matches no letter
+            continue
+        refs.append(reference)
+    return list(
+        conn.execute(
+            _MARK_SENT,
+            {
+                "sent_at": sent_at,
+                "batch_reference": batch_reference,
+                "ids": ids,
+                "references": refs,
+                "batch_id": batch_id,
+            },
+        )
+    )
 
 
 def schedule_retry(conn: Connection, batch_id: uuid.UUID, *, error: str, next_attempt_at: datetime) -> None:
@@ -284,4 +344,30 @@ def set_state(conn: Connection, notification_id: uuid.UUID, state: str, **values
         update(letters)
         .where(letters.c.notification_id == notification_id)
         .values(state=state, updated_at=func.now(), **values)
+    )
+
+
+_SET_STATES = text(
+    """
+    UPDATE letters AS l
+    SET state = c.state, updated_at = now(), provider_reference = coalesce(l.provider_reference, c.reference)
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:states AS text[]), CAST(:references AS text[]))
+        AS c (notification_id, state, reference)
+    WHERE l.notification_id = c.notification_id
+    """
+)
+
+
+def set_states(conn: Connection, changes: dict[uuid.UUID, tuple[str, str | None]]) -> None:
+    """Move letters to new states in one round trip: notification id -> (state, provider reference to record if
+    the letter has none yet)."""
+    if not changes:
+        return
+    conn.execute(
+        _SET_STATES,
+        {
+            "ids": [str(nid) for nid in changes],
+            "states": [state for state, _ in changes.values()],
+            "references": [reference for _, reference in changes.values()],
+        },
     )

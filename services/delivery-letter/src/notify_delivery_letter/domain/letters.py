@@ -23,8 +23,9 @@ VIRUS_FOUND = "Letter content did not pass the virus scan"
 class Prepared:
     """A letter ready to print (``failure`` None) or the failure it ends in.
 
-    ``pdf`` is set when this step made the PDF (templated letters); ``recipient`` and ``report_postage`` only for
-    a precompiled letter, whose address and postage come from its PDF."""
+    ``pdf`` is set when this step made the PDF (templated letters); ``pdf_size`` for every letter ready to print;
+    ``recipient`` and ``report_postage`` only for a precompiled letter, whose address and postage come from its
+    PDF."""
 
     failure: str | None = None  # "validation-failed" | "virus-scan-failed"
     detail: str | None = None
@@ -33,6 +34,7 @@ class Prepared:
     postage: str | None = None
     recipient: str | None = None
     report_postage: str | None = None
+    pdf_size: int | None = None
 
     @property
     def sheets(self) -> int | None:
@@ -60,7 +62,9 @@ def render_templated(request: LetterDeliveryRequestedV1) -> Prepared:
         return Prepared(
             failure="validation-failed", detail=too_long(rendered.page_count), page_count=rendered.page_count
         )
-    return Prepared(pdf=rendered.pdf, page_count=rendered.page_count, postage=request.postage)
+    return Prepared(
+        pdf=rendered.pdf, page_count=rendered.page_count, postage=request.postage, pdf_size=len(rendered.pdf)
+    )
 
 
 def check_precompiled(request: LetterDeliveryRequestedV1, pdf: bytes, *, infected: bool) -> Prepared:
@@ -78,6 +82,7 @@ def check_precompiled(request: LetterDeliveryRequestedV1, pdf: bytes, *, infecte
         postage=postage,
         recipient="\n".join(checked.address.lines),
         report_postage=postage,
+        pdf_size=len(pdf),
     )
 
 

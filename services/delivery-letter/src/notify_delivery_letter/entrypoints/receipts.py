@@ -68,6 +68,7 @@ def apply_receipts(conn: Connection, receipts: list[Receipt], provider: str) -> 
     references = {nid: row.provider_reference for nid, row in current.items()}
     reports = Reports()
     unknown = []
+    changes: dict[uuid.UUID, tuple[str, str | None]] = {}  # written together, once every receipt is applied
     for receipt in receipts:
         nid = receipt.notification_id
         if states.get(nid) not in KNOWN_TO_PRINTER:
@@ -77,10 +78,9 @@ def apply_receipts(conn: Connection, receipts: list[Receipt], provider: str) -> 
         if change is None:
             continue
         new_state, status = change
-        values = {}
         if references[nid] is None and receipt.reference:
-            values["provider_reference"] = references[nid] = receipt.reference
-        store.set_state(conn, nid, new_state, **values)
+            references[nid] = receipt.reference
+        changes[nid] = (new_state, references[nid])
         states[nid] = new_state
         reports.add(
             nid,
@@ -93,6 +93,7 @@ def apply_receipts(conn: Connection, receipts: list[Receipt], provider: str) -> 
             if receipt.status == "REJECTED"
             else None,
         )
+    store.set_states(conn, changes)
     return reports.write(conn), unknown
 
 

@@ -25,15 +25,15 @@ from notify_contracts import Envelope, LetterDeliveryRequestedV1
 from notify_platform.db import Database
 from notify_platform.logging import get_logger
 from notify_platform.send_ledger import SendLedger
-from sqlalchemy import update
 from sqlalchemy.engine import Connection
 
 from ..adapters import store
+from ..adapters.render_pool import InlineRenderer, Renderer
 from ..adapters.reports import PRODUCER, Reports
 from ..adapters.scanner import VirusScanner
 from ..adapters.tables import outbox as outbox_table
 from ..adapters.tables import sends
-from ..domain.letters import Prepared, check_precompiled, render_templated
+from ..domain.letters import Prepared
 
 log = get_logger(__name__)
 RESEARCH = "research"
@@ -44,15 +44,28 @@ class PdfNotUploaded(Exception):
 
 
 class LetterPreparer:
-    def __init__(self, db: Database, scanner: VirusScanner, *, concurrency: int = 4) -> None:
+    """``renderer``: where PDFs are made and checked (``adapters.render_pool``: a process pool in the service, a
+    thread by default); ``concurrency``: precompiled letters read, scanned and checked at once (each holds its
+    PDF in memory)."""
+
+    def __init__(
+        self,
+        db: Database,
+        scanner: VirusScanner,
+        *,
+        renderer: Renderer | None = None,
+        concurrency: int = 4,
+    ) -> None:
         self.db = db
         self.ledger = SendLedger(db, sends, outbox_table, producer=PRODUCER)
         self.scanner = scanner
+        self.renderer: Renderer = renderer or InlineRenderer()
         self._limit = asyncio.Semaphore(concurrency)
 
     async def handle(self, batch: Sequence[Envelope[Any]]) -> int:
         """Prepare a batch; returns how many were recorded. Raises (so the consumer retries) after recording the
-        others if one could not be prepared for a passing reason (scanner down, PDF not there yet)."""
+        others if one could not be prepared for a passing reason (scanner down, PDF not there yet, a render
+        worker lost)."""
         unique: dict[Any, Envelope[Any]] = {}
         for env in batch:
             unique.setdefault(env.payload.notification_id, env)
@@ -60,78 +73,94 @@ class LetterPreparer:
         todo = [env for nid, env in unique.items() if before.get(nid) in (None, "claimed")]
         if not todo:
             return 0
-        results = await asyncio.gather(*(self._prepare(env) for env in todo), return_exceptions=True)
-        done = [(env, r) for env, r in zip(todo, results, strict=True) if isinstance(r, Prepared)]
+        templated = [env for env in todo if not env.payload.precompiled]
+        precompiled = [env for env in todo if env.payload.precompiled]
+        rendered, checked = await asyncio.gather(
+            self.renderer.render([env.payload for env in templated]),
+            asyncio.gather(*(self._precompiled(env) for env in precompiled), return_exceptions=True),
+        )
+        results: list[Prepared | BaseException] = [*rendered, *checked]
+        envelopes = [*templated, *precompiled]
+        done = [(env, r) for env, r in zip(envelopes, results, strict=True) if isinstance(r, Prepared)]
         if done:
             await self.db.transaction(lambda conn: record(conn, done))
+        for env, prepared in done:
+            log.info(
+                "delivery.letter.prepared",
+                notification_id=str(env.payload.notification_id),
+                precompiled=env.payload.precompiled,
+                outcome=prepared.failure or "ready",
+                pages=prepared.page_count,
+                correlation_id=env.correlation_id,
+            )
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise failures[0]
         return len(done)
 
-    async def _prepare(self, env: Envelope[Any]) -> Prepared:
+    async def _precompiled(self, env: Envelope[Any]) -> Prepared:
         request: LetterDeliveryRequestedV1 = env.payload
         nid = str(request.notification_id)
         async with self._limit:
-            if not request.precompiled:
-                # reportlab is CPU-bound: off the event loop.
-                prepared = await asyncio.to_thread(render_templated, request)
-            else:
-                pdf = await self.db.transaction(
-                    lambda conn: store.uploaded_pdf(conn, request.notification_id, request.service_id)
+            pdf = await self.db.transaction(
+                lambda conn: store.uploaded_pdf(conn, request.notification_id, request.service_id)
+            )
+            if pdf is None:
+                raise PdfNotUploaded(f"no uploaded PDF for notification {nid}")
+            verdict = await self.scanner.scan(pdf)
+            if verdict.infected:
+                log.warning(
+                    "delivery.letter.virus_found",
+                    notification_id=nid,
+                    scanner=self.scanner.name,
+                    signature=verdict.signature,
                 )
-                if pdf is None:
-                    raise PdfNotUploaded(f"no uploaded PDF for notification {nid}")
-                verdict = await self.scanner.scan(pdf)
-                if verdict.infected:
-                    log.warning(
-                        "delivery.letter.virus_found",
-                        notification_id=nid,
-                        scanner=self.scanner.name,
-                        signature=verdict.signature,
-                    )
-                prepared = await asyncio.to_thread(check_precompiled, request, pdf, infected=verdict.infected)
-        log.info(
-            "delivery.letter.prepared",
-            notification_id=nid,
-            precompiled=request.precompiled,
-            outcome=prepared.failure or "ready",
-            pages=prepared.page_count,
-            correlation_id=env.correlation_id,
-        )
-        return prepared
+            return await self.renderer.check(request, pdf, infected=verdict.infected)
 
 
 def record(conn: Connection, done: Sequence[tuple[Envelope[Any], Prepared]]) -> None:
-    """Store what the batch came to, close its ledger rows, and queue its status reports (one transaction)."""
+    """Store what the batch came to, close its ledger rows, and queue its status reports (one transaction, a
+    statement per table rather than per letter)."""
     reports = Reports()
+    store.close_sends(
+        conn, [(env.payload.notification_id, "failed" if p.failure else "sent") for env, p in done]
+    )
+    store.quarantine(
+        conn, [env.payload.notification_id for env, p in done if p.failure == "virus-scan-failed"]
+    )
+    ready = [(env, p) for env, p in done if p.failure is None]
+    store.put_pdfs(
+        conn,
+        [
+            (env.payload.notification_id, env.payload.service_id, p.pdf)
+            for env, p in ready
+            if p.pdf is not None
+        ],
+    )
+    queued = store.queue_letters(
+        conn,
+        [
+            {
+                "notification_id": env.payload.notification_id,
+                "service_id": env.payload.service_id,
+                "state": RESEARCH if env.payload.key_type == "test" else "ready",
+                "correlation_id": env.correlation_id,
+                "created_at": env.payload.created_at,
+                "postage": p.postage,
+                "page_count": p.page_count,
+                "sheets": p.sheets,
+                "pdf_size": p.pdf_size,
+            }
+            for env, p in ready
+        ],
+    )
     for env, prepared in done:
         request: LetterDeliveryRequestedV1 = env.payload
         nid = request.notification_id
         cause = {"correlation_id": env.correlation_id, "causation_id": str(env.event_id)}
-        _close(conn, nid, "failed" if prepared.failure else "sent")
         if prepared.failure is not None:
-            if prepared.failure == "virus-scan-failed":
-                store.quarantine(conn, nid)
             reports.add(nid, prepared.failure, detail=prepared.detail, billable_units=0, **cause)
             continue
-        if prepared.pdf is not None:
-            store.put_pdf(conn, nid, request.service_id, prepared.pdf, precompiled=False)
-        test_key = request.key_type == "test"
-        queued = store.queue_letter(
-            conn,
-            {
-                "notification_id": nid,
-                "service_id": request.service_id,
-                "state": RESEARCH if test_key else "ready",
-                "correlation_id": env.correlation_id,
-                "created_at": request.created_at,
-                "postage": prepared.postage,
-                "page_count": prepared.page_count,
-                "sheets": prepared.sheets,
-                "pdf_size": len(prepared.pdf) if prepared.pdf is not None else store.pdf_size(conn, nid),
-            },
-        )
         reports.add(
             nid,
             "created",
@@ -141,16 +170,12 @@ def record(conn: Connection, done: Sequence[tuple[Envelope[Any], Prepared]]) -> 
             postage=prepared.report_postage,
             **cause,
         )
-        if test_key and queued:
+        if request.key_type == "test" and nid in queued:
             sent_at = datetime.now(UTC)
             research = {"provider": RESEARCH, "provider_reference": f"{RESEARCH}-{nid}", "sent_at": sent_at}
             reports.add(nid, "sending", **research, **cause)
             reports.add(nid, "delivered", **research, **cause)
     reports.write(conn)
-
-
-def _close(conn: Connection, notification_id: Any, state: str) -> None:
-    conn.execute(update(sends).where(sends.c.notification_id == notification_id).values(state=state))
 
 
 async def give_up(db: Database, envelope: Envelope[Any], reason: str) -> None:
