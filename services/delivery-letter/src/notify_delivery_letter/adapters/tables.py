@@ -4,6 +4,7 @@ batches, the daily print runs, and the outbox."""
 from notify_platform.outbox import outbox_table
 from notify_platform.send_ledger import ledger_table
 from sqlalchemy import (
+    DDL,
     Boolean,
     Column,
     Date,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    event,
     func,
     text,
 )
@@ -42,6 +44,14 @@ pdfs = Table(
     Column("precompiled", Boolean, nullable=False),
     Column("quarantined", Boolean, nullable=False, server_default=text("false")),
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+# PDFs are compressed already: never compressed again (STORAGE EXTERNAL, migration 0002), and kept in their row up
+# to about 8 kB (toast_tuple_target, migration 0003) rather than in the TOAST table. The same for tables made from
+# this metadata directly (tests' scratch databases).
+event.listen(
+    pdfs,
+    "after_create",
+    DDL("ALTER TABLE letter_pdfs ALTER COLUMN pdf SET STORAGE EXTERNAL, SET (toast_tuple_target = 8160)"),
 )
 
 # state: "pending" (to upload; retried until sent or failed), "sent", "failed", or "empty" (every letter in it was
