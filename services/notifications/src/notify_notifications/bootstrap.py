@@ -21,6 +21,7 @@ from .entrypoints import (
     admin_service_records,
     admin_services,
     admin_templates,
+    admin_user_codes,
     admin_users,
     errors,
     internal,
@@ -94,6 +95,7 @@ def admin_routers() -> list[APIRouter]:
     before the routes that take an id in the same place."""
     return [
         admin_users.router,
+        admin_user_codes.router,
         admin_services.router,
         admin_service_records.router,
         admin_service_members.router,

@@ -16,6 +16,12 @@ class Settings(CommonSettings):
     default_sms_sender: str = "GOVUK"
     email_domain: str = "notifications.service.gov.uk"
     status_batch_size: int = 200
+    # The platform's own service, which sends admin users their sign-in codes (made on first use).
+    notify_service_id: str = "d6aa2c68-a2d9-4437-ab19-3ae8eb202553"
+    notify_service_user_id: str = "6af522d0-2915-4e52-83a3-3690455a5fe6"
+    notify_service_name: str = "Notify platform"
+    # Where the admin web app runs: sign-in links in emailed codes point there unless the request names a host.
+    admin_base_url: str = "http://localhost:6013"
     # Texts and emails still sending/pending this long after creation become temporary-failure (behaviour.md §9.6).
     sending_timeout_seconds: float = 259_200
     sending_sweep_interval_seconds: float = 600

@@ -41,8 +41,25 @@ users = Table(
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Column("password_changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("logged_in_at", DateTime(timezone=True), nullable=True),
+    Column("current_session_id", UUID(as_uuid=True), nullable=True),
+    Column("email_access_validated_at", DateTime(timezone=True), nullable=True),
+    Column("take_part_in_research", Boolean, nullable=False, server_default="true"),
+    Column("receives_new_features_email", Boolean, nullable=False, server_default="true"),
 )
 Index("uq_users_email_lower", func.lower(users.c.email_address), unique=True)
+
+# One-time sign-in codes (admin-api.md §5.2): only an HMAC of each code is kept; single use, short-lived.
+verify_codes = Table(
+    "verify_codes",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("code_type", String(10), nullable=False),
+    Column("expiry_datetime", DateTime(timezone=True), nullable=False),
+    Column("code_used", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
 
 services = Table(
     "services",

@@ -39,6 +39,7 @@ def ts(value: datetime | None) -> str | None:
 
 
 def user_json(user: Any, memberships: list[Any]) -> dict[str, Any]:
+    """The user object (admin-api.md §5.1). Never the password or its hash."""
     return {
         "id": str(user.id),
         "name": user.name,
@@ -51,15 +52,15 @@ def user_json(user: Any, memberships: list[Any]) -> dict[str, Any]:
         "created_at": ts(user.created_at),
         "logged_in_at": ts(user.logged_in_at),
         "password_changed_at": user.password_changed_at.strftime("%Y-%m-%d %H:%M:%S.%f"),
-        "current_session_id": None,
-        "email_access_validated_at": ts(user.created_at),
+        "current_session_id": str(user.current_session_id) if user.current_session_id else None,
+        "email_access_validated_at": ts(user.email_access_validated_at),
         "organisations": [],
         "organisation_permissions": {},
-        "permissions": {str(m.service_id): list(m.permissions) for m in memberships},
+        "permissions": {str(m.service_id): list(m.permissions) for m in memberships if m.active},
         "services": [str(m.service_id) for m in memberships if m.active],
         "can_use_webauthn": False,
-        "take_part_in_research": True,
-        "receives_new_features_email": True,
+        "take_part_in_research": user.take_part_in_research,
+        "receives_new_features_email": user.receives_new_features_email,
     }
 
 
