@@ -17,6 +17,8 @@ from .adapters.crypto import SecretBox
 from .entrypoints import (
     admin_api_keys,
     admin_notifications,
+    admin_reply_to_check,
+    admin_senders,
     admin_service_members,
     admin_service_records,
     admin_services,
@@ -101,6 +103,8 @@ def admin_routers() -> list[APIRouter]:
         admin_service_members.router,
         admin_api_keys.router,
         admin_templates.router,
+        admin_reply_to_check.router,
+        admin_senders.router,
         admin_notifications.router,
     ]
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
+from ..settings import Settings
 from .tables import services, sms_senders, template_versions, templates, users
 
 SMS_CODE_CONTENT = "((verify_code)) is your Notify security code"
@@ -19,6 +20,17 @@ EMAIL_CODE_CONTENT = (
     "Hi ((name)),\n\nSign in to Notify with this link:\n\n((url))\n\n"
     "The link works once and expires in 30 minutes."
 )
+REPLY_TO_CHECK_SUBJECT = "Your reply-to email address"
+REPLY_TO_CHECK_CONTENT = (
+    "This is a test email from ((service_name)) on Notify, to check that replies can reach this address.\n\n"
+    "You do not need to reply."
+)
+# template key → (channel, subject, content)
+TEMPLATES = {
+    "sms": ("sms", None, SMS_CODE_CONTENT),
+    "email": ("email", EMAIL_CODE_SUBJECT, EMAIL_CODE_CONTENT),
+    "reply-to-check": ("email", REPLY_TO_CHECK_SUBJECT, REPLY_TO_CHECK_CONTENT),
+}
 
 
 @dataclass(frozen=True)
@@ -28,60 +40,66 @@ class PlatformService:
     name: str
     sms_sender: str
 
-    def template_id(self, channel: str) -> uuid.UUID:
-        return uuid.uuid5(self.service_id, f"verify-code-{channel}")
+    def template_id(self, key: str) -> uuid.UUID:
+        """The id of one of ``TEMPLATES`` (stable, derived from the service id)."""
+        return uuid.uuid5(self.service_id, f"verify-code-{key}")
+
+
+def for_settings(settings: Settings) -> PlatformService:
+    return PlatformService(
+        service_id=uuid.UUID(settings.notify_service_id),
+        user_id=uuid.UUID(settings.notify_service_user_id),
+        name=settings.notify_service_name,
+        sms_sender=settings.default_sms_sender,
+    )
 
 
 def ensure(conn: Connection, platform: PlatformService) -> None:
-    """Create the system user, the service, its SMS sender and the two code templates if missing."""
-    if conn.execute(select(services.c.id).where(services.c.id == platform.service_id)).first() is not None:
-        return
-    conn.execute(
-        insert(users)
-        .values(
-            id=platform.user_id,
-            name="Notify service user",
-            email_address=f"notify-service-user-{platform.user_id}@platform.invalid",
-            password_hash="!",  # not an argon2 hash: nobody can sign in as this user
-            auth_type="email_auth",
-            state="active",
+    """Create whatever is missing of the system user, the service, its SMS sender and its templates (each insert
+    skips a row that exists, so concurrent first uses and templates added in later releases are both fine)."""
+    if conn.execute(select(services.c.id).where(services.c.id == platform.service_id)).first() is None:
+        conn.execute(
+            insert(users)
+            .values(
+                id=platform.user_id,
+                name="Notify service user",
+                email_address=f"notify-service-user-{platform.user_id}@platform.invalid",
+                password_hash="!",  # not an argon2 hash: nobody can sign in as this user
+                auth_type="email_auth",
+                state="active",
+            )
+            .on_conflict_do_nothing()
         )
-        .on_conflict_do_nothing()
-    )
-    inserted = conn.execute(
-        insert(services)
-        .values(
-            id=platform.service_id,
-            name=platform.name,
-            active=True,
-            restricted=False,
-            prefix_sms=False,
-            email_sender_local_part="notify.platform." + platform.service_id.hex[:8],
-            permissions=["sms", "email"],
-            created_by_id=platform.user_id,
+        conn.execute(
+            insert(services)
+            .values(
+                id=platform.service_id,
+                name=platform.name,
+                active=True,
+                restricted=False,
+                prefix_sms=False,
+                email_sender_local_part="notify.platform." + platform.service_id.hex[:8],
+                permissions=["sms", "email"],
+                created_by_id=platform.user_id,
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
         )
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(services.c.id)
-    ).first()
-    if inserted is None:
-        return  # made by a concurrent first use
-    conn.execute(
-        sms_senders.insert().values(
-            id=uuid.uuid5(platform.service_id, "sms-sender"),
-            service_id=platform.service_id,
-            sms_sender=platform.sms_sender,
-            is_default=True,
+        conn.execute(
+            insert(sms_senders)
+            .values(
+                id=uuid.uuid5(platform.service_id, "sms-sender"),
+                service_id=platform.service_id,
+                sms_sender=platform.sms_sender,
+                is_default=True,
+            )
+            .on_conflict_do_nothing()
         )
-    )
     now = datetime.now(UTC)
-    for channel, subject, content in (
-        ("sms", None, SMS_CODE_CONTENT),
-        ("email", EMAIL_CODE_SUBJECT, EMAIL_CODE_CONTENT),
-    ):
+    for key, (channel, subject, content) in TEMPLATES.items():
         values = {
-            "id": platform.template_id(channel),
+            "id": platform.template_id(key),
             "service_id": platform.service_id,
-            "name": f"Verify code ({channel})",
+            "name": f"Platform message ({key})",
             "template_type": channel,
             "content": content,
             "subject": subject,
@@ -92,5 +110,5 @@ def ensure(conn: Connection, platform: PlatformService) -> None:
             "created_at": now,
             "version": 1,
         }
-        conn.execute(templates.insert().values(**values))
-        conn.execute(template_versions.insert().values(**values))
+        conn.execute(insert(templates).values(**values).on_conflict_do_nothing())
+        conn.execute(insert(template_versions).values(**values).on_conflict_do_nothing())

@@ -23,7 +23,6 @@ from sqlalchemy.engine import Connection
 from ..adapters import platform_service
 from ..adapters.tables import users, verify_codes
 from ..domain.verify_codes import MAX_ACTIVE_CODES, MAX_FAILED_LOGINS, VALID_FOR, code_hash, new_sms_code
-from ..settings import Settings
 from .admin_api_keys import publish
 from .deps import Ctx
 from .errors import AdminError, not_found
@@ -45,15 +44,6 @@ class EmailCode(BaseModel):
 class VerifyCode(BaseModel):
     code: str
     code_type: Literal["sms", "email"]
-
-
-def _platform(settings: Settings) -> platform_service.PlatformService:
-    return platform_service.PlatformService(
-        service_id=uuid.UUID(settings.notify_service_id),
-        user_id=uuid.UUID(settings.notify_service_user_id),
-        name=settings.notify_service_name,
-        sms_sender=settings.default_sms_sender,
-    )
 
 
 def _load_user(conn: Connection, user_id: uuid.UUID) -> Any:
@@ -90,13 +80,13 @@ def _store_and_send(
             created_at=now,
         )
     )
-    platform_service.ensure(conn, _platform(ctx.settings))
+    platform_service.ensure(conn, platform_service.for_settings(ctx.settings))
     publish(conn, request)
 
 
 @router.post("/user/{user_id}/sms-code", status_code=204)
 async def send_sms_code(user_id: uuid.UUID, body: SmsCode, ctx: Ctx) -> Response:
-    platform = _platform(ctx.settings)
+    platform = platform_service.for_settings(ctx.settings)
     code = new_sms_code()
 
     def send(conn: Connection) -> bool:
@@ -142,7 +132,7 @@ async def send_sms_code(user_id: uuid.UUID, body: SmsCode, ctx: Ctx) -> Response
 
 @router.post("/user/{user_id}/email-code", status_code=204)
 async def send_email_code(user_id: uuid.UUID, body: EmailCode, ctx: Ctx) -> Response:
-    platform = _platform(ctx.settings)
+    platform = platform_service.for_settings(ctx.settings)
     code = str(uuid.uuid4())
     host = (body.email_auth_link_host or ctx.settings.admin_base_url).rstrip("/")
     url = f"{host}/email-auth/{code}" + (f"?next={quote(body.next, safe='')}" if body.next else "")

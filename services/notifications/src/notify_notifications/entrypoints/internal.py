@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..adapters.tables import (
     api_keys,
+    email_reply_to,
     guest_list,
     notifications,
     service_users,
@@ -49,6 +50,7 @@ async def service_for_auth(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
             )
         ).all()
         senders = conn.execute(select(sms_senders).where(sms_senders.c.service_id == service_id)).all()
+        reply_to = conn.execute(select(email_reply_to).where(email_reply_to.c.service_id == service_id)).all()
         team = conn.execute(
             select(users.c.email_address, users.c.mobile_number)
             .join(service_users, service_users.c.user_id == users.c.id)
@@ -88,6 +90,15 @@ async def service_for_auth(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
                     "archived": s.archived,
                 }
                 for s in senders
+            ],
+            "email_reply_to": [
+                {
+                    "id": str(r.id),
+                    "email_address": r.email_address,
+                    "is_default": r.is_default,
+                    "archived": r.archived,
+                }
+                for r in reply_to
             ],
             "team_members": [
                 {"email_address": t.email_address, "mobile_number": t.mobile_number} for t in team
