@@ -16,6 +16,7 @@ from notify_platform.runtime import Runtime, create_app
 from .adapters.crypto import SecretBox
 from .entrypoints import (
     admin_api_keys,
+    admin_notification_list,
     admin_notifications,
     admin_reply_to_check,
     admin_senders,
@@ -105,6 +106,7 @@ def admin_routers() -> list[APIRouter]:
         admin_templates.router,
         admin_reply_to_check.router,
         admin_senders.router,
+        admin_notification_list.router,
         admin_notifications.router,
     ]
 
