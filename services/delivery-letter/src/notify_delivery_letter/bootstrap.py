@@ -88,7 +88,10 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
                 queue="delivery-letter.requested",
                 patterns=QUEUES["delivery-letter.requested"],
                 handler=on_requested,
-                batch_size=20,
+                # Two batches in flight: one rendering in the pool while the other is recorded. 50 letters a batch
+                # keep the per-batch costs (ledger claim, one transaction, a chunk per render worker) small per
+                # letter; a quiet queue still hands a letter over within batch_wait.
+                batch_size=50,
                 batch_wait=0.02,
                 concurrency=2,
                 on_give_up=lambda envelope, reason: give_up(db, envelope, reason),
