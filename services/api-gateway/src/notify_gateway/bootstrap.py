@@ -15,7 +15,7 @@ from .adapters.documents_client import HttpDocumentStore
 from .adapters.internal_client import NotificationsClient
 from .adapters.letters_client import LettersClient
 from .daily_limits import DailyLimits
-from .entrypoints import admin_proxy, documents, errors, status, v2_notifications, v2_reads
+from .entrypoints import admin_proxy, admin_send, documents, errors, status, v2_notifications, v2_reads
 from .entrypoints.deps import Context
 from .ratelimit import RateLimiter
 from .settings import Settings
@@ -57,7 +57,14 @@ def build(role: str = "api", settings: Settings | None = None) -> FastAPI:
     )
     app = create_app(
         runtime,
-        [status.router, v2_reads.router, v2_notifications.router, documents.router, admin_proxy.router],
+        [
+            status.router,
+            v2_reads.router,
+            v2_notifications.router,
+            documents.router,
+            admin_send.router,
+            admin_proxy.router,
+        ],
         title="Notify API",
         description="GOV.UK Notify-compatible public v2 API and admin routes",
         version="0.1.0",

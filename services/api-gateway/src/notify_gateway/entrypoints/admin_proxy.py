@@ -6,6 +6,8 @@ unauthenticated admin request.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -32,14 +34,19 @@ def upstream_for(path: str, ctx: object) -> str:
     return settings.notifications_url  # type: ignore[no-any-return]
 
 
+def check_admin(request: Request, ctx: Any) -> None:
+    """Raises ``AuthError`` unless the request carries a valid admin JWT."""
+    authenticate_admin(
+        request.headers.get("authorization"),
+        client_id=ctx.settings.notify_admin_client_id,
+        secrets=[ctx.settings.notify_admin_client_secret],
+    )
+
+
 async def proxy(request: Request, path: str) -> Response:
     ctx = get_context(request)
     try:
-        authenticate_admin(
-            request.headers.get("authorization"),
-            client_id=ctx.settings.notify_admin_client_id,
-            secrets=[ctx.settings.notify_admin_client_secret],
-        )
+        check_admin(request, ctx)
     except AuthError as exc:
         return admin_auth_error(exc)
     client: httpx.AsyncClient = request.app.state.admin_http

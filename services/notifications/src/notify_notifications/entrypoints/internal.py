@@ -52,7 +52,7 @@ async def service_for_auth(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
         senders = conn.execute(select(sms_senders).where(sms_senders.c.service_id == service_id)).all()
         reply_to = conn.execute(select(email_reply_to).where(email_reply_to.c.service_id == service_id)).all()
         team = conn.execute(
-            select(users.c.email_address, users.c.mobile_number)
+            select(users.c.id, users.c.name, users.c.email_address, users.c.mobile_number)
             .join(service_users, service_users.c.user_id == users.c.id)
             .where(service_users.c.service_id == service_id)
         ).all()
@@ -101,7 +101,13 @@ async def service_for_auth(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
                 for r in reply_to
             ],
             "team_members": [
-                {"email_address": t.email_address, "mobile_number": t.mobile_number} for t in team
+                {
+                    "id": str(t.id),
+                    "name": t.name,
+                    "email_address": t.email_address,
+                    "mobile_number": t.mobile_number,
+                }
+                for t in team
             ],
             "guest_list": [{"type": g.recipient_type, "recipient": g.recipient} for g in guests],
         }
