@@ -47,5 +47,13 @@ class AdminClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
+    def put_pdf(self, path: str, pdf: bytes) -> Any:
+        headers = {**self._headers(), "Content-Type": "application/pdf"}
+        response = self.http.put(path, content=pdf, headers=headers)
+        body = response.json() if response.content else None
+        if response.status_code >= 400:
+            raise AdminApiError(response.status_code, body)
+        return body
+
     def close(self) -> None:
         self.http.close()

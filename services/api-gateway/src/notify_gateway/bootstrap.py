@@ -15,7 +15,16 @@ from .adapters.documents_client import HttpDocumentStore
 from .adapters.internal_client import NotificationsClient
 from .adapters.letters_client import LettersClient
 from .daily_limits import DailyLimits
-from .entrypoints import admin_proxy, admin_send, documents, errors, status, v2_notifications, v2_reads
+from .entrypoints import (
+    admin_letters,
+    admin_proxy,
+    admin_send,
+    documents,
+    errors,
+    status,
+    v2_notifications,
+    v2_reads,
+)
 from .entrypoints.deps import Context
 from .ratelimit import RateLimiter
 from .settings import Settings
@@ -63,6 +72,7 @@ def build(role: str = "api", settings: Settings | None = None) -> FastAPI:
             v2_notifications.router,
             documents.router,
             admin_send.router,
+            admin_letters.router,
             admin_proxy.router,
         ],
         title="Notify API",
