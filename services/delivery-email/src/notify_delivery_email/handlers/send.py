@@ -16,13 +16,10 @@ Addresses, subjects and bodies are never logged.
 from __future__ import annotations
 
 import asyncio
-import email.policy
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
-from functools import lru_cache
 from typing import Any, Protocol
 
 from notify_content.email_body import render_parts
@@ -36,6 +33,7 @@ from notify_platform.send_ledger import Outcome, SendLedger
 from ..adapters.smtp import SmtpError
 from ..adapters.tables import outbox as outbox_table
 from ..adapters.tables import sends
+from ..mime import POLICY
 
 log = get_logger(__name__)
 PRODUCER = "delivery-email"
@@ -45,54 +43,6 @@ DEFAULT_MESSAGE_ID_DOMAIN = "notify.localhost"
 
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
-
-
-class _HeaderFactory(HeaderRegistry):
-    """The standard header registry, minus two costs of building every message from scratch.
-
-    CPython's registry creates a new header *class* on every lookup (``type(...)`` in ``__getitem__``, called for
-    every header set and again to check its ``max_count``); here each name's class is made once. And the headers
-    most messages share (the MIME structure's ``Content-Type``, ``Content-Transfer-Encoding``, ``MIME-Version``, a
-    service's ``From`` and ``Reply-To``) are parsed once per distinct value: header objects are immutable, and
-    ``Message`` replaces rather than changes them. The headers produced, and so the bytes sent, are the same.
-    """
-
-    SHARED = frozenset(
-        {
-            "content-type",
-            "content-transfer-encoding",
-            "mime-version",
-            "from",
-            "reply-to",
-            "list-unsubscribe-post",
-        }
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[str, type[BaseHeader]] = {}
-        self._shared = lru_cache(maxsize=1024)(super().__call__)
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        cls = self._classes.get(key)
-        if cls is None:
-            cls = self._classes[key] = super().__getitem__(name)
-        return cls
-
-    def map_to_type(self, name: str, cls: type[BaseHeader]) -> None:
-        self._classes.pop(name.lower(), None)
-        self._shared.cache_clear()
-        super().map_to_type(name, cls)
-
-    def __call__(self, name: str, value: Any) -> BaseHeader:
-        if type(value) is str and name.lower() in self.SHARED:
-            return self._shared(name, value)  # type: ignore[no-any-return]
-        return super().__call__(name, value)  # type: ignore[no-any-return]
-
-
-# email.policy.default with the header factory above.
-POLICY = email.policy.default.clone(header_factory=_HeaderFactory())
 
 
 def message_id(notification_id: Any, from_address: str) -> str:
