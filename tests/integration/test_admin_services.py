@@ -15,6 +15,8 @@ from notifications_python_client.notifications import NotificationsAPIClient
 from notify_tools.admin_client import AdminApiError, AdminClient
 from notify_tools.launcher import RunningStack
 
+from .helpers import eventually
+
 
 @pytest.fixture(scope="module")
 def admin(stack: RunningStack) -> Iterator[AdminClient]:
@@ -130,3 +132,34 @@ def test_archiving_stops_the_services_keys_within_a_second(admin: AdminClient, s
             pytest.fail("a key of an archived service still worked after 1 s")
         time.sleep(0.05)
     assert admin.get(f"/service/{sid}")["data"]["active"] is False
+
+
+def test_service_and_template_reads_are_cached_and_dropped_on_change(
+    admin: AdminClient, stack: RunningStack
+) -> None:
+    import redis
+
+    user = _user(admin)
+    sid = admin.post("/service", {"name": f"Cached {secrets.token_hex(3)}", "user_id": user["id"]})["data"][
+        "id"
+    ]
+    template = admin.post(
+        f"/service/{sid}/template",
+        {"name": "T", "template_type": "sms", "content": "one", "created_by": user["id"]},
+    )["data"]
+    store = redis.Redis.from_url(stack.env["REDIS_URL"])
+    key = f"{stack.env['REDIS_PREFIX']}admin-cache:service-{sid}"
+
+    def read_both() -> int:
+        # The change events of the creation arrive a moment later and drop the entries once; read until both stay.
+        admin.get(f"/service/{sid}")
+        admin.get(f"/service/{sid}/template/{template['id']}")
+        return int(store.hlen(key))
+
+    assert eventually(read_both, lambda n: n == 2, timeout=5) == 2
+    renamed = f"Renamed {secrets.token_hex(3)}"
+    admin.post(f"/service/{sid}", {"name": renamed})
+    assert admin.get(f"/service/{sid}")["data"]["name"] == renamed
+    admin.post(f"/service/{sid}/template/{template['id']}", {"content": "two"})
+    assert admin.get(f"/service/{sid}/template/{template['id']}")["data"]["content"] == "two"
+    store.close()

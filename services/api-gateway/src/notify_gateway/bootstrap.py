@@ -11,6 +11,7 @@ from notify_contracts import Envelope
 from notify_platform.consumer import Subscription
 from notify_platform.runtime import Runtime, create_app
 
+from .adapters.admin_cache import AdminCache
 from .adapters.documents_client import HttpDocumentStore
 from .adapters.internal_client import NotificationsClient
 from .adapters.letters_client import LettersClient
@@ -55,9 +56,13 @@ def build(role: str = "api", settings: Settings | None = None) -> FastAPI:
 
     runtime.on_stop(close_clients)
 
+    admin_cache = AdminCache(redis, prefix=settings.redis_prefix, ttl=settings.admin_cache_ttl_seconds)
+
     async def on_change(batch: Sequence[Envelope[Any]]) -> None:
         for envelope in batch:
             notifications.forget_service(envelope.payload.service_id)
+        for service_id in {envelope.payload.service_id for envelope in batch}:
+            await admin_cache.forget(service_id)
 
     # Revocations, template edits and setting changes reach every gateway replica at once (the 1 s cache TTL is
     # the fallback if an event is missed).
@@ -90,5 +95,6 @@ def build(role: str = "api", settings: Settings | None = None) -> FastAPI:
         letters=letters,
     )
     app.state.admin_http = admin_http
+    app.state.admin_cache = admin_cache
     errors.install(app)
     return app

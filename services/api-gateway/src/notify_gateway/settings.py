@@ -14,6 +14,8 @@ class Settings(CommonSettings, AdminAuthSettings):
     # How long the gateway trusts a cached service/key/template before asking notifications again. Revocation
     # must take effect within 1 s, so this stays at or below that.
     cache_ttl_seconds: float = 1.0
+    # Admin reads of a service and its templates, in Redis; dropped on every change, this is only a backstop.
+    admin_cache_ttl_seconds: int = 300
     # A GET right after a 201 is answered from Redis while notifications is still storing the row.
     accepted_window_seconds: int = 120
     rate_limit_enabled: bool = True

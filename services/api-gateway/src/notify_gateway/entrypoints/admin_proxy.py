@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from notify_platform.logging import current_correlation_id, get_logger
 
+from ..adapters.admin_cache import AdminCache, cacheable, written_service
 from ..auth import AuthError, authenticate_admin
 from .deps import get_context
 
@@ -49,6 +50,12 @@ async def proxy(request: Request, path: str) -> Response:
         check_admin(request, ctx)
     except AuthError as exc:
         return admin_auth_error(exc)
+    cache: AdminCache | None = getattr(request.app.state, "admin_cache", None)
+    cached_service = cacheable(request.method, path, request.url.query) if cache is not None else None
+    if cache is not None and cached_service is not None:
+        hit = await cache.get(cached_service, path)
+        if hit is not None:
+            return Response(hit, status_code=200, media_type="application/json")
     client: httpx.AsyncClient = request.app.state.admin_http
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     headers["x-correlation-id"] = current_correlation_id() or ""
@@ -66,6 +73,12 @@ async def proxy(request: Request, path: str) -> Response:
         return JSONResponse(
             {"result": "error", "message": "Service temporarily unavailable"}, status_code=503
         )
+    if cache is not None:
+        changed = written_service(request.method, path)
+        if changed is not None:
+            await cache.forget(changed)
+        elif cached_service is not None and upstream.status_code == 200:
+            await cache.put(cached_service, path, upstream.content)
     return Response(
         upstream.content,
         status_code=upstream.status_code,
