@@ -113,3 +113,22 @@ def test_refusals(admin: TestClient) -> None:
     assert error(admin.get(base, params={"job_id": "nope"}), 400)["job_id"]
     assert error(admin.post(base, json=["not", "an", "object"]), 400)
     assert error(admin.get(f"/service/{uuid.uuid4()}/notifications"), 404) == "No result found"
+
+
+def test_one_notification_and_cancelling_a_letter(admin: TestClient, admin_db: Database) -> None:
+    sid = new_service(admin)["id"]
+    [sms] = _store(admin_db, sid)
+    [letter] = _store(admin_db, sid, notification_type="letter", status="created", postage="second")
+    got = admin.get(f"/service/{sid}/notifications/{sms}")
+    assert got.status_code == 200 and got.json()["id"] == sms and got.json()["status"] == "delivered"
+    assert error(admin.get(f"/service/{sid}/notifications/{uuid.uuid4()}"), 404) == "Notification not found"
+    other = new_service(admin)["id"]
+    assert error(admin.get(f"/service/{other}/notifications/{sms}"), 404) == "Notification not found"
+    assert error(admin.post(f"/service/{sid}/notifications/{sms}/cancel"), 400) == (
+        "Notification cannot be cancelled - only letters can be cancelled"
+    )
+    cancelled = admin.post(f"/service/{sid}/notifications/{letter}/cancel")
+    if cancelled.status_code == 200:  # before today's 17:30 print cut-off
+        assert cancelled.json()["status"] == "cancelled"
+    else:
+        assert "too late" in cancelled.json()["message"]

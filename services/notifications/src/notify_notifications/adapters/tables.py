@@ -181,6 +181,25 @@ template_versions = Table(
     PrimaryKeyConstraint("id", "version"),
 )
 
+# Template folders (admin-api.md §6.3): a tree per service. Which folder a template is in is not part of its
+# versions (moving a template is not an edit), so it lives in its own table.
+template_folders = Table(
+    "template_folders",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("parent_id", UUID(as_uuid=True), ForeignKey("template_folders.id"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+template_folder_map = Table(
+    "template_folder_map",
+    metadata,
+    Column("template_id", UUID(as_uuid=True), ForeignKey("templates.id"), primary_key=True),
+    Column("folder_id", UUID(as_uuid=True), ForeignKey("template_folders.id"), nullable=False, index=True),
+)
+
 sms_senders = Table(
     "service_sms_senders",
     metadata,

@@ -123,7 +123,7 @@ def service_json(service: Any) -> dict[str, Any]:
     }
 
 
-def template_json(t: Any) -> dict[str, Any]:
+def template_json(t: Any, folder: str | None = None) -> dict[str, Any]:
     return {
         "id": str(t.id),
         "name": t.name,
@@ -138,7 +138,7 @@ def template_json(t: Any) -> dict[str, Any]:
         "version": t.version,
         "archived": t.archived,
         "hidden": t.hidden,
-        "folder": None,
+        "folder": folder,
         "reply_to": None,
         "reply_to_text": t.letter_contact_block,
         "redact_personalisation": False,

@@ -12,13 +12,14 @@ from notify_content.keys import insensitive
 from notify_content.placeholders import fill, missing_names, placeholder_names
 from notify_contracts import TemplateChangedV1
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
-from ..adapters.tables import template_versions, templates, users
+from ..adapters.tables import template_folder_map, template_versions, templates, users
 from ..domain.formatting import template_json
 from .admin_api_keys import check_user, publish
 from .admin_services import load_service
+from .admin_template_folders import check_folder, folder_of
 from .deps import Ctx
 from .errors import AdminError, not_found
 
@@ -38,6 +39,7 @@ class CreateTemplate(BaseModel):
     postage: Postage | None = None
     letter_contact_block: str | None = None
     has_unsubscribe_link: bool = False
+    parent_folder_id: uuid.UUID | None = None
 
 
 class UpdateTemplate(BaseModel):
@@ -78,6 +80,10 @@ def _load(conn: Connection, service_id: uuid.UUID, template_id: uuid.UUID, *, lo
     return row
 
 
+def _json(conn: Connection, row: Any) -> dict[str, Any]:
+    return template_json(row, folder_of(conn, [row.id]).get(row.id))
+
+
 def _version_json(conn: Connection, row: Any) -> dict[str, Any]:
     """A history object: the template's fields, ``created_by`` as the user (admin-api.md §6.1)."""
     author = conn.execute(
@@ -105,6 +111,8 @@ async def create_template(service_id: uuid.UUID, body: CreateTemplate, ctx: Ctx)
             word = CHANNEL_WORDS[body.template_type]
             raise AdminError(403, {"template_type": [f"Creating {word} templates is not allowed"]})
         check_user(conn, body.created_by)
+        if body.parent_folder_id is not None:
+            check_folder(conn, service_id, body.parent_folder_id, "parent_folder_id not found")
         letter = body.template_type == "letter"
         values = {
             "id": template_id,
@@ -124,8 +132,12 @@ async def create_template(service_id: uuid.UUID, body: CreateTemplate, ctx: Ctx)
         }
         conn.execute(templates.insert().values(**values))
         conn.execute(template_versions.insert().values(**values))
+        if body.parent_folder_id is not None:
+            conn.execute(
+                template_folder_map.insert().values(template_id=template_id, folder_id=body.parent_folder_id)
+            )
         publish(conn, TemplateChangedV1(service_id=service_id, template_id=template_id, version=1))
-        return template_json(_load(conn, service_id, template_id))
+        return _json(conn, _load(conn, service_id, template_id))
 
     result = await ctx.db.transaction(create)
     ctx.published()
@@ -146,17 +158,16 @@ async def list_templates(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
                 templates.c.hidden.is_(False),
             )
             .order_by(templates.c.name, templates.c.id)
-        )
-        return [template_json(r) for r in rows]
+        ).all()
+        folders = folder_of(conn, [r.id for r in rows])
+        return [template_json(r, folders.get(r.id)) for r in rows]
 
     return {"data": await ctx.db.transaction(fetch)}
 
 
 @router.get("/service/{service_id}/template/{template_id}")
 async def get_template(service_id: uuid.UUID, template_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
-    return {
-        "data": await ctx.db.transaction(lambda conn: template_json(_load(conn, service_id, template_id)))
-    }
+    return {"data": await ctx.db.transaction(lambda conn: _json(conn, _load(conn, service_id, template_id)))}
 
 
 @router.get("/service/{service_id}/template/{template_id}/versions")
@@ -224,16 +235,19 @@ async def update_template(
             check_user(conn, editor)
         updates = {k: v for k, v in given.items() if v != getattr(current, k)}
         if not updates:
-            return template_json(current)
+            return _json(conn, current)
         row = {**current._mapping, **updates, "version": current.version + 1, "updated_at": datetime.now(UTC)}
         if editor is not None:
             row["created_by_id"] = editor
         conn.execute(update(templates).where(templates.c.id == template_id).values(**row))
         conn.execute(template_versions.insert().values(**row))
+        if updates.get("archived") is True:
+            # An archived template leaves its folder, so the folder can be emptied and deleted.
+            conn.execute(delete(template_folder_map).where(template_folder_map.c.template_id == template_id))
         publish(
             conn, TemplateChangedV1(service_id=service_id, template_id=template_id, version=row["version"])
         )
-        return template_json(_load(conn, service_id, template_id))
+        return _json(conn, _load(conn, service_id, template_id))
 
     result = await ctx.db.transaction(change)
     ctx.published()
