@@ -232,3 +232,45 @@ def test_sms_codes_never_repeat_a_digit_next_to_itself() -> None:
         code = new_sms_code()
         assert len(code) == 5 and code.isdigit()
         assert all(a != b for a, b in zip(code, code[1:], strict=False))
+
+
+def test_password_checks_and_changes(admin: TestClient) -> None:
+    user = new_user(admin, password="first-password")
+    check = f"/user/{user['id']}/verify/password"
+    assert admin.post(check, json={"password": "first-password"}).status_code == 204
+    assert error(admin.post(check, json={"password": "wrong"}), 400) == {"password": ["Incorrect password"]}
+    assert admin.get(f"/user/{user['id']}").json()["data"]["failed_login_count"] == 1
+    assert error(admin.post(check, json={}), 400) == {"password": ["Required field missing data"]}
+    changed = admin.post(f"/user/{user['id']}/update-password", json={"_password": "second-password"})
+    assert changed.status_code == 200 and "password" not in changed.json()["data"]
+    assert admin.post(check, json={"password": "second-password"}).status_code == 204
+    assert error(admin.post(f"/user/{user['id']}/update-password", json={"_password": "short"}), 400)[
+        "_password"
+    ]
+    reset = admin.post(f"/user/{user['id']}/reset-failed-login-count").json()["data"]
+    assert reset["failed_login_count"] == 0
+    assert admin.post(f"/user/{user['id']}/activate").json()["data"]["state"] == "active"
+    assert error(admin.post(f"/user/{user['id']}/activate"), 400) == "User already active"
+    assert (
+        error(admin.post(f"/user/{uuid.uuid4()}/verify/password", json={"password": "x"}), 404)
+        == "No result found"
+    )
+    assert error(admin.post(f"/user/{uuid.uuid4()}/activate"), 404) == "No result found"
+
+
+def test_find_users_by_part_of_their_email(admin: TestClient) -> None:
+    tag = uuid.uuid4().hex[:8]
+    user = new_user(admin, email_address=f"findme-{tag}@example.gov.uk")
+    found = admin.post("/user/find-users-by-email", json={"email": f"ME-{tag.upper()}"}).json()["data"]
+    assert found == [
+        {
+            "id": user["id"],
+            "name": user["name"],
+            "email_address": user["email_address"],
+            "mobile_number": "07700900123",
+        }
+    ]
+    assert admin.post("/user/find-users-by-email", json={"email": "%"}).json()["data"] == []
+    assert error(admin.post("/user/find-users-by-email", json={}), 400) == {
+        "email": ["Missing data for required field."]
+    }

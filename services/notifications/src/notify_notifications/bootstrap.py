@@ -25,6 +25,7 @@ from .entrypoints import (
     admin_services,
     admin_template_folders,
     admin_templates,
+    admin_user_auth,
     admin_user_codes,
     admin_users,
     errors,
@@ -98,6 +99,7 @@ def admin_routers() -> list[APIRouter]:
     """The admin API, in matching order: fixed paths (``find-services-by-name``, ``notifications/monthly``) come
     before the routes that take an id in the same place."""
     return [
+        admin_user_auth.router,  # before admin_users: /user/find-users-by-email is not a user id
         admin_users.router,
         admin_user_codes.router,
         admin_services.router,

@@ -42,6 +42,7 @@ UPDATABLE = (
     "platform_admin",
 )
 ARCHIVED_SESSION = uuid.UUID(int=0)
+MIN_PASSWORD_LENGTH = 8
 
 
 class RegisterUser(BaseModel):
@@ -111,8 +112,8 @@ async def register_user(body: RegisterUser, ctx: Ctx) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     _check_contact_details(body.model_dump(), errors)
     _need_mobile(body.auth_type, body.mobile_number, errors)
-    if len(body.password) < 8:
-        errors["password"] = ["Password must be at least 8 characters"]
+    if len(body.password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = [f"Password must be at least {MIN_PASSWORD_LENGTH} characters"]
     if errors:
         raise AdminError(400, errors)
     user_id = uuid.uuid4()
