@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 from notify_delivery_email.adapters.smtp import SmtpError, SmtpMailer
 
 
@@ -26,6 +26,11 @@ class Server:
         self.rcpt_replies: list[str] = []
         self.drop_at_mail = 0  # the next n MAIL commands close the connection instead of answering
         self.quits = 0
+        self.logins: list[tuple[str, str]] = []  # (username, password) of each AUTH
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        self.logins.append((data.login.decode(), data.password.decode()))
+        return AuthResult(success=True)
 
     def protocol(self) -> SMTP:
         server = self
@@ -40,7 +45,7 @@ class Server:
                 server.open.discard(self)
                 super().connection_lost(error)
 
-        return Counting(self, hostname="pool-test")
+        return Counting(self, hostname="pool-test", authenticator=self.authenticate, auth_require_tls=False)
 
     async def handle_MAIL(self, server: SMTP, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.drop_at_mail > 0:
@@ -116,6 +121,16 @@ async def test_many_messages_travel_over_few_connections(server: Any) -> None:
     await mailer.aclose()
     await _settle()
     assert srv.open == set() and srv.quits == srv.connections
+
+
+async def test_login_happens_once_per_connection(server: Any) -> None:
+    srv, port = server
+    mailer = SmtpMailer("127.0.0.1", port, username="relay-user", password="s3cret", timeout=5, pool_size=2)
+    await asyncio.gather(*(mailer.send(_message()) for _ in range(20)))
+    assert len(srv.received) == 20
+    assert srv.logins == [("relay-user", "s3cret")] * srv.connections
+    assert srv.connections <= 2
+    await mailer.aclose()
 
 
 async def test_a_connection_the_server_closed_is_replaced(server: Any) -> None:
