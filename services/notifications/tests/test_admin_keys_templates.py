@@ -186,3 +186,53 @@ def test_preview(admin: TestClient) -> None:
     assert error(admin.get(path, params={"name": "Ada"}), 400) == {
         "template": ["Missing personalisation: Thing"]
     }
+
+
+def test_precompiled_template_is_made_once_and_never_listed(admin: TestClient) -> None:
+    owner, sid = _owner_and_service(admin)
+    first = admin.get(f"/service/{sid}/template/precompiled")
+    assert first.status_code == 200, first.text
+    template = first.json()
+    assert template["is_precompiled_letter"] is True and template["hidden"] is True
+    assert admin.get(f"/service/{sid}/template/precompiled").json()["id"] == template["id"]
+    assert template["id"] not in [t["id"] for t in admin.get(f"/service/{sid}/template").json()["data"]]
+    assert error(admin.get(f"/service/{uuid.uuid4()}/template/precompiled"), 404) == "No result found"
+
+
+def test_letter_template_contact_block_is_chosen_without_a_new_version(
+    admin: TestClient, admin_db: Database
+) -> None:
+    from notify_notifications.adapters.tables import template_versions
+
+    owner, sid = _owner_and_service(admin)
+    letter = _create(admin, sid, owner, name="L", template_type="letter", content="Dear", subject="S").json()[
+        "data"
+    ]
+    sms = _create(admin, sid, owner, name="S", template_type="sms", content="Hi").json()["data"]
+    contact = admin.post(
+        f"/service/{sid}/letter-contact", json={"contact_block": "The Office\nLondon", "is_default": True}
+    ).json()["data"]
+    path = f"/service/{sid}/template/{letter['id']}"
+    chosen = admin.post(path, json={"reply_to": contact["id"], "name": "ignored"})
+    assert chosen.status_code == 200, chosen.text
+    data = chosen.json()["data"]
+    assert data["reply_to"] == contact["id"] and data["reply_to_text"] == "The Office\nLondon"
+    assert data["version"] == 1 and data["name"] == "L"
+    admin.post(
+        f"/service/{sid}/letter-contact/{contact['id']}",
+        json={"contact_block": "New Office", "is_default": True},
+    )
+    assert admin.get(path).json()["data"]["reply_to_text"] == "New Office"
+    with admin_db.engine.connect() as conn:
+        printed = conn.execute(
+            select(template_versions.c.letter_contact_block).where(
+                template_versions.c.id == uuid.UUID(letter["id"])
+            )
+        ).scalar_one()
+    assert printed == "New Office"  # what a letter of this version is printed with
+    assert admin.post(path, json={"content": "Dear you"}).json()["data"]["reply_to"] == contact["id"]
+    assert admin.post(path, json={"reply_to": None}).json()["data"]["reply_to"] is None
+    assert error(admin.post(path, json={"reply_to": str(uuid.uuid4())}), 400)["reply_to"]
+    assert error(admin.post(f"/service/{sid}/template/{sms['id']}", json={"reply_to": contact["id"]}), 400)[
+        "reply_to"
+    ]

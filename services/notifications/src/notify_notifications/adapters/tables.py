@@ -171,7 +171,13 @@ def _template_cols() -> list[Column]:  # type: ignore[type-arg]
 
 
 templates = Table(
-    "templates", metadata, Column("id", UUID(as_uuid=True), primary_key=True), *_template_cols()
+    "templates",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    *_template_cols(),
+    # A letter template's chosen contact block (admin-api.md §6.2 ``reply_to``): changing it is not a new version;
+    # its text is copied into ``letter_contact_block`` of the template and of its current version.
+    Column("reply_to", UUID(as_uuid=True), nullable=True),
 )
 template_versions = Table(
     "template_versions",
@@ -322,3 +328,8 @@ documents = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_documents_expires_at", "expires_at"),
 )
+
+
+def version_row(template_row: dict[str, object]) -> dict[str, object]:
+    """The columns of a template row that its versions keep (not ``reply_to``, which is not versioned)."""
+    return {k: v for k, v in template_row.items() if k in template_versions.c}

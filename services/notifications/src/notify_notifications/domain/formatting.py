@@ -139,7 +139,7 @@ def template_json(t: Any, folder: str | None = None) -> dict[str, Any]:
         "archived": t.archived,
         "hidden": t.hidden,
         "folder": folder,
-        "reply_to": None,
+        "reply_to": str(t.reply_to) if getattr(t, "reply_to", None) else None,
         "reply_to_text": t.letter_contact_block,
         "redact_personalisation": False,
         "is_precompiled_letter": False,

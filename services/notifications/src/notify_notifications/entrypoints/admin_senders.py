@@ -13,13 +13,16 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from notify_content.errors import ContentError
 from notify_content.recipients import validate_email_address
+from notify_contracts import TemplateChangedV1
 from pydantic import BaseModel
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.engine import Connection
 
-from ..adapters.tables import email_reply_to, letter_contacts, sms_senders
+from ..adapters.tables import email_reply_to, letter_contacts, sms_senders, templates
 from ..domain.formatting import ts
+from .admin_api_keys import publish
 from .admin_services import announce, load_service
+from .admin_templates import set_contact_block
 from .deps import Ctx
 from .errors import AdminError, not_found
 
@@ -158,6 +161,20 @@ def _undefault_others(conn: Connection, kind: Kind, service_id: uuid.UUID, keep:
     )
 
 
+def _follow_contact(
+    conn: Connection, service_id: uuid.UUID, contact_id: uuid.UUID, block: str | None
+) -> None:
+    """Letter templates that use this contact block print its new text (or none, once it is archived)."""
+    using = conn.execute(
+        select(templates).where(templates.c.service_id == service_id, templates.c.reply_to == contact_id)
+    ).all()
+    for template in using:
+        set_contact_block(conn, template, contact_id if block is not None else None, block)
+        publish(
+            conn, TemplateChangedV1(service_id=service_id, template_id=template.id, version=template.version)
+        )
+
+
 def _register(kind: Kind) -> None:
     base = f"/service/{{service_id}}/{kind.path}"
 
@@ -217,6 +234,8 @@ def _register(kind: Kind) -> None:
             )
             if body.is_default:
                 _undefault_others(conn, kind, service_id, sender_id)
+            if kind is LETTER:
+                _follow_contact(conn, service_id, sender_id, value)
             announce(conn, service_id, f"{kind.path}_changed")
             return sender_json(kind, _one(conn, kind, service_id, sender_id))
 
@@ -235,6 +254,8 @@ def _register(kind: Kind) -> None:
                 .where(kind.table.c.id == sender_id)
                 .values(archived=True, updated_at=datetime.now(UTC))
             )
+            if kind is LETTER:
+                _follow_contact(conn, service_id, sender_id, None)
             announce(conn, service_id, f"{kind.path}_changed")
             return sender_json(kind, _one(conn, kind, service_id, sender_id))
 

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from ..adapters.statistics_queries import monthly_counts, status_counts
-from ..adapters.tables import api_keys, services, services_history, template_versions, templates
+from ..adapters.tables import api_keys, services, services_history, template_versions, templates, version_row
 from ..adapters.tables import outbox as outbox_table
 from ..domain.formatting import ts
 from ..domain.statistics import (
@@ -165,7 +165,7 @@ def archive(conn: Connection, service_id: uuid.UUID, now: datetime) -> None:
     for template in live_templates:
         row = {**template._mapping, "archived": True, "version": template.version + 1, "updated_at": now}
         conn.execute(update(templates).where(templates.c.id == template.id).values(**row))
-        conn.execute(template_versions.insert().values(**row))
+        conn.execute(template_versions.insert().values(**version_row(row)))
         events.append(
             TemplateChangedV1(service_id=service_id, template_id=template.id, version=row["version"])
         )

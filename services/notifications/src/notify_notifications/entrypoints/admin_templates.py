@@ -15,13 +15,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
-from ..adapters.tables import template_folder_map, template_versions, templates, users
+from ..adapters.tables import (
+    letter_contacts,
+    template_folder_map,
+    template_versions,
+    templates,
+    users,
+    version_row,
+)
 from ..domain.formatting import template_json
 from .admin_api_keys import check_user, publish
 from .admin_services import load_service
 from .admin_template_folders import check_folder, folder_of
 from .deps import Ctx
 from .errors import AdminError, not_found
+from .internal import precompiled_template
 
 router = APIRouter()
 SMS_CHARACTER_LIMIT = 918
@@ -55,6 +63,7 @@ class UpdateTemplate(BaseModel):
     letter_contact_block: str | None = None
     has_unsubscribe_link: bool = None  # type: ignore[assignment]
     created_by: uuid.UUID | None = None
+    reply_to: uuid.UUID | None = None
 
 
 def check_channel_fields(template_type: str, fields: dict[str, Any]) -> None:
@@ -165,6 +174,20 @@ async def list_templates(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
     return {"data": await ctx.db.transaction(fetch)}
 
 
+@router.get("/service/{service_id}/template/precompiled")
+async def get_precompiled_template(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
+    """The service's hidden "Pre-compiled PDF" letter template, made on first use; bare, as the reference."""
+
+    def fetch(conn: Connection) -> dict[str, Any]:
+        made = precompiled_template(conn, service_id)
+        if made is None:
+            raise not_found()
+        row = conn.execute(select(templates).where(templates.c.id == uuid.UUID(made["id"]))).one()
+        return {**template_json(row), "is_precompiled_letter": True}
+
+    return await ctx.db.transaction(fetch)
+
+
 @router.get("/service/{service_id}/template/{template_id}")
 async def get_template(service_id: uuid.UUID, template_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
     return {"data": await ctx.db.transaction(lambda conn: _json(conn, _load(conn, service_id, template_id)))}
@@ -227,6 +250,9 @@ async def update_template(
     it. ``"archived": true`` archives it."""
     given = body.model_dump(exclude_unset=True)
     editor = given.pop("created_by", None)
+    if "reply_to" in given:
+        # Only the letter contact changes: no new version, the other fields of this request are ignored.
+        return await _set_reply_to(service_id, template_id, given["reply_to"], ctx)
 
     def change(conn: Connection) -> dict[str, Any]:
         current = _load(conn, service_id, template_id, lock=True)
@@ -240,12 +266,58 @@ async def update_template(
         if editor is not None:
             row["created_by_id"] = editor
         conn.execute(update(templates).where(templates.c.id == template_id).values(**row))
-        conn.execute(template_versions.insert().values(**row))
+        conn.execute(template_versions.insert().values(**version_row(row)))
         if updates.get("archived") is True:
             # An archived template leaves its folder, so the folder can be emptied and deleted.
             conn.execute(delete(template_folder_map).where(template_folder_map.c.template_id == template_id))
         publish(
             conn, TemplateChangedV1(service_id=service_id, template_id=template_id, version=row["version"])
+        )
+        return _json(conn, _load(conn, service_id, template_id))
+
+    result = await ctx.db.transaction(change)
+    ctx.published()
+    return {"data": result}
+
+
+def set_contact_block(
+    conn: Connection, template: Any, contact_id: uuid.UUID | None, block: str | None
+) -> None:
+    """Point a letter template at a contact block: on the template and its current version (what is printed)."""
+    conn.execute(
+        update(templates)
+        .where(templates.c.id == template.id)
+        .values(reply_to=contact_id, letter_contact_block=block)
+    )
+    conn.execute(
+        update(template_versions)
+        .where(template_versions.c.id == template.id, template_versions.c.version == template.version)
+        .values(letter_contact_block=block)
+    )
+
+
+async def _set_reply_to(
+    service_id: uuid.UUID, template_id: uuid.UUID, contact_id: uuid.UUID | None, ctx: Ctx
+) -> dict[str, Any]:
+    def change(conn: Connection) -> dict[str, Any]:
+        current = _load(conn, service_id, template_id, lock=True)
+        if current.template_type != "letter":
+            raise AdminError(400, {"reply_to": ["Only letter templates have a contact block"]})
+        block = None
+        if contact_id is not None:
+            contact = conn.execute(
+                select(letter_contacts.c.contact_block).where(
+                    letter_contacts.c.id == contact_id,
+                    letter_contacts.c.service_id == service_id,
+                    letter_contacts.c.archived.is_(False),
+                )
+            ).first()
+            if contact is None:
+                raise AdminError(400, {"reply_to": [f"Letter contact block not found: {contact_id}"]})
+            block = contact.contact_block
+        set_contact_block(conn, current, contact_id, block)
+        publish(
+            conn, TemplateChangedV1(service_id=service_id, template_id=template_id, version=current.version)
         )
         return _json(conn, _load(conn, service_id, template_id))
 
