@@ -25,6 +25,7 @@ class Server:
         self.data_replies: list[str] = []  # answers for the next DATA commands, in order
         self.rcpt_replies: list[str] = []
         self.drop_at_mail = 0  # the next n MAIL commands close the connection instead of answering
+        self.mail_replies: list[str] = []  # answers for the next MAIL commands, in order
         self.quits = 0
         self.logins: list[tuple[str, str]] = []  # (username, password) of each AUTH
 
@@ -53,6 +54,8 @@ class Server:
             assert server.transport is not None
             server.transport.close()
             return "421 going away"  # never reaches the client: the connection is already closed
+        if self.mail_replies:
+            return self.mail_replies.pop(0)
         envelope.mail_from = address
         return "250 OK"
 
@@ -196,6 +199,21 @@ async def test_a_421_reply_closes_the_connection_and_the_next_message_opens_anot
     assert caught.value.retryable and caught.value.code == 421
     await mailer.send(_message())
     assert len(srv.received) == 1 and srv.connections == 2
+    await mailer.aclose()
+
+
+async def test_a_pooled_connection_the_server_is_closing_is_replaced_at_once(server: Any) -> None:
+    srv, port = server
+    mailer = SmtpMailer("127.0.0.1", port, timeout=5)
+    await mailer.send(_message())
+    srv.mail_replies = ["421 4.4.2 Timeout exceeded"]  # e.g. the relay's idle timeout, just as it is reused
+    await mailer.send(_message())
+    assert len(srv.received) == 2 and srv.connections == 2
+    srv.mail_replies = ["421 4.4.2 Timeout exceeded"] * 2  # a new connection answering 421: not tried again
+    with pytest.raises(SmtpError) as caught:
+        await mailer.send(_message())
+    assert (caught.value.retryable, caught.value.code) == (True, 421)
+    assert srv.connections == 3 and srv.mail_replies == []
     await mailer.aclose()
 
 

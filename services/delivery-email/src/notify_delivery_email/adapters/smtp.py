@@ -6,7 +6,8 @@ It is dropped when the server closes it, after a timeout or a connection problem
 step), after ``max_messages`` messages, and when it has been idle for ``idle_seconds``. A reply refusing one
 message (4xx/5xx) leaves the connection usable: aiosmtplib resets the envelope (RSET); after a ``421`` (the server
 is closing the channel) it is dropped.
-A message that finds its pooled connection already closed by the server is sent once more on a new connection.
+A message that finds its pooled connection already closed by the server (or closing: ``421``) is sent once more on a
+new connection.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class SmtpMailer:
                 return
             except _STALE:
                 pass  # closed by the server while idle: once more, on a new connection
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code != CLOSING:
+                    raise
+                # The server timed the idle connection out (421) just as it was reused: likewise.
         await self._send_on(await self._open(), message)
 
     async def _send_on(self, conn: _Connection, message: EmailMessage) -> None:
