@@ -124,7 +124,7 @@ class RenderPool:
         )
 
     async def start(self) -> None:
-        """Start every worker and wait until each has rendered its warm-up letter."""
+        """Start every worker (each renders a warm-up letter before it takes any work) and wait for them to answer."""
         self._executor = self._new_executor()
         loop = asyncio.get_running_loop()
         # One task per worker: the executor starts a process for each task that finds no idle worker.
