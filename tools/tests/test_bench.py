@@ -77,3 +77,27 @@ def test_a_service_starts_as_deployed_api_and_consumer() -> None:
     assert api.argv[-3:] == ("api", "--port", "6014") and api.port == 6014  # where receipts are posted
     assert consumer.argv[-3:-1] == ("consumer", "--port") and consumer.port != 6014
     assert api.env == consumer.env and "MMG_URL" in api.env
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_cpu_of_a_child_process_counts_for_its_parent() -> None:
+    import subprocess
+    import sys
+
+    me = {"bench": os.getpid()}
+    before = cpu.snapshot(me)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nt=time.process_time()\nwhile time.process_time()-t<0.3: pass\ntime.sleep(2)",
+        ]
+    )
+    try:
+        import time
+
+        time.sleep(1.2)  # the child has burnt its CPU and is sleeping, still alive
+        assert cpu.spent(before, cpu.snapshot(me))["bench"] >= 0.25
+    finally:
+        child.kill()
+        child.wait()
