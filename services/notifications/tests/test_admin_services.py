@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -354,3 +356,22 @@ def test_monthly_statistics_for_a_financial_year(admin: TestClient, admin_db: Da
         == "Year must be a number"
     )
     assert _error(admin.get(f"/service/{sid}/notifications/monthly"), 400) == "Year must be a number"
+
+
+def test_going_live_emails_the_team(admin: TestClient, admin_db: Database) -> None:
+    owner = new_user(admin)
+    sid = new_service(admin, owner, restricted=True)["id"]
+
+    def go_live_messages() -> list[dict[str, Any]]:
+        with admin_db.engine.connect() as conn:
+            bodies = conn.execute(
+                select(outbox.c.body).where(outbox.c.routing_key == "notification.requested.v1")
+            )
+            payloads = [json.loads(r.body)["payload"] for r in bodies]
+        return [p for p in payloads if p["recipient"] == owner["email_address"]]
+
+    admin.post(f"/service/{sid}", json={"notes": "still in trial"})
+    assert go_live_messages() == []
+    admin.post(f"/service/{sid}", json={"restricted": False})
+    [message] = go_live_messages()
+    assert message["notification_type"] == "email" and "is now live" in message["subject"]

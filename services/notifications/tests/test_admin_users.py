@@ -274,3 +274,19 @@ def test_find_users_by_part_of_their_email(admin: TestClient) -> None:
     assert error(admin.post("/user/find-users-by-email", json={}), 400) == {
         "email": ["Missing data for required field."]
     }
+
+
+def test_a_changed_email_or_mobile_is_told_to_the_user_when_someone_else_changed_it(
+    admin: TestClient, admin_db: Database
+) -> None:
+    user, manager = new_user(admin), new_user(admin)
+    before = len(_requests(admin_db))
+    admin.post(f"/user/{user['id']}", json={"name": "Self service"})  # no updated_by: nothing sent
+    new_email = f"moved-{uuid.uuid4().hex[:6]}@example.gov.uk"
+    body = {"email_address": new_email, "mobile_number": "07700900456", "updated_by": manager["id"]}
+    assert admin.post(f"/user/{user['id']}", json=body).status_code == 200
+    sent = _requests(admin_db)[before:]
+    assert sorted((p["notification_type"], p["recipient"]) for p in sent) == [
+        ("email", new_email),
+        ("sms", "07700900456"),
+    ]

@@ -1,5 +1,6 @@
-"""The platform's own service, which sends sign-in codes to admin users through the ordinary send path: a system
-user, a service and one template per code channel, made on first use (safe when first used concurrently)."""
+"""The platform's own service, which sends admin users their messages (sign-in codes, reply-to checks, a service
+going live, changed contact details) through the ordinary send path: a system user, a service and one template per
+message, made on first use (safe when first used concurrently)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from notify_content.keys import insensitive
+from notify_content.placeholders import fill
+from notify_content.recipients import validate_email_address, validate_phone_number
+from notify_contracts import NotificationRequestedV1
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
@@ -30,6 +35,18 @@ TEMPLATES = {
     "sms": ("sms", None, SMS_CODE_CONTENT),
     "email": ("email", EMAIL_CODE_SUBJECT, EMAIL_CODE_CONTENT),
     "reply-to-check": ("email", REPLY_TO_CHECK_SUBJECT, REPLY_TO_CHECK_CONTENT),
+    "go-live": (
+        "email",
+        "((service_name)) is now live on Notify",
+        "Hi ((name)),\n\n((service_name)) is now live on Notify: it can send messages to anyone.",
+    ),
+    "email-changed": (
+        "email",
+        "Your Notify email address has changed",
+        "Hi ((name)),\n\nYour email address for signing in to Notify is now this one.\n\n"
+        "If you did not expect this, tell your service's team manager.",
+    ),
+    "mobile-changed": ("sms", None, "Your mobile number for Notify security codes has changed to this one."),
 }
 
 
@@ -112,3 +129,41 @@ def ensure(conn: Connection, platform: PlatformService) -> None:
         }
         conn.execute(insert(templates).values(**values).on_conflict_do_nothing())
         conn.execute(insert(template_versions).values(**values).on_conflict_do_nothing())
+
+
+def message(platform: PlatformService, key: str, to: str, values: dict[str, str]) -> NotificationRequestedV1:
+    """The ``notification.requested`` event of one platform message to ``to``, rendered with ``values``.
+
+    Raises ``ContentError`` for a recipient that is not a valid address or number of the message's channel."""
+    channel, subject, content = TEMPLATES[key]
+    filled = insensitive(values)
+    common: dict[str, object] = {
+        "notification_id": uuid.uuid4(),
+        "service_id": platform.service_id,
+        "notification_type": channel,
+        "template_id": platform.template_id(key),
+        "template_version": 1,
+        "key_type": "normal",
+        "created_at": datetime.now(UTC),
+    }
+    if channel == "sms":
+        phone = validate_phone_number(to)
+        return NotificationRequestedV1(
+            **common,
+            recipient=phone.submitted,
+            normalised_recipient=phone.normalised,
+            body=fill(content, filled, list_style="inline"),
+            sender=platform.sms_sender,
+            international=phone.international,
+            phone_prefix=phone.country_prefix,
+            rate_multiplier=phone.rate_multiplier,
+            billable_units=1,
+        )
+    address = validate_email_address(to)
+    return NotificationRequestedV1(
+        **common,
+        recipient=address.submitted,
+        normalised_recipient=address.normalised,
+        body=fill(content, filled, list_style="bullets"),
+        subject=fill(subject or "", filled, list_style="inline"),
+    )

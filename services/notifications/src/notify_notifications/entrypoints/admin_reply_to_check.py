@@ -4,15 +4,11 @@ sends it a test email from the platform's own service and watches that notificat
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from notify_content.errors import ContentError
-from notify_content.keys import insensitive
-from notify_content.placeholders import fill
 from notify_content.recipients import validate_email_address
-from notify_contracts import NotificationRequestedV1
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
@@ -43,27 +39,10 @@ async def verify_reply_to(service_id: uuid.UUID, body: VerifyReplyTo, ctx: Ctx) 
         service = load_service(conn, service_id)
         clash(conn, REPLY_TO, service_id, address.submitted, None)
         platform_service.ensure(conn, platform)
-        content = fill(
-            platform_service.REPLY_TO_CHECK_CONTENT,
-            insensitive({"service_name": service.name}),
-            list_style="bullets",
+        request = platform_service.message(
+            platform, "reply-to-check", address.submitted, {"service_name": service.name}
         )
-        publish(
-            conn,
-            NotificationRequestedV1(
-                notification_id=notification_id,
-                service_id=platform.service_id,
-                notification_type="email",
-                template_id=platform.template_id("reply-to-check"),
-                template_version=1,
-                recipient=address.submitted,
-                normalised_recipient=address.normalised,
-                key_type="normal",
-                created_at=datetime.now(UTC),
-                body=content,
-                subject=platform_service.REPLY_TO_CHECK_SUBJECT,
-            ),
-        )
+        publish(conn, request.model_copy(update={"notification_id": notification_id}))
 
     await ctx.db.transaction(send)
     ctx.published()

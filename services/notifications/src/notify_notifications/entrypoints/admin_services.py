@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from ..adapters import platform_service
 from ..adapters.statistics_queries import status_counts
 from ..adapters.tables import outbox as outbox_table
 from ..adapters.tables import service_users, services, services_history, sms_senders, users
@@ -181,6 +182,33 @@ def _check_name_free(conn: Connection, name: str, service_id: uuid.UUID | None =
     if conn.execute(query).first() is not None:
         raise duplicate_name(name)
     return local_part
+
+
+def tell_team_service_is_live(conn: Connection, ctx: Ctx, service_id: uuid.UUID, name: str) -> None:
+    """Going live (restricted → not) emails every member of the team, from the platform's own service."""
+    platform = platform_service.for_settings(ctx.settings)
+    team = conn.execute(
+        select(users.c.name, users.c.email_address)
+        .join(service_users, service_users.c.user_id == users.c.id)
+        .where(service_users.c.service_id == service_id)
+    ).all()
+    platform_service.ensure(conn, platform)
+    events = [
+        platform_service.message(
+            platform, "go-live", member.email_address, {"name": member.name, "service_name": name}
+        )
+        for member in team
+    ]
+    outbox.write(
+        conn,
+        outbox_table,
+        [
+            new_envelope(
+                e, producer="notifications", correlation_id=current_correlation_id() or str(uuid.uuid4())
+            )
+            for e in events
+        ],
+    )
 
 
 @router.get("/service")
@@ -350,6 +378,8 @@ async def update_service(service_id: uuid.UUID, body: UpdateService, ctx: Ctx) -
             record_version(conn, service_id)
         if changed or senders_changed:
             announce(conn, service_id, "updated")
+        if current.restricted and changed.get("restricted") is False:
+            tell_team_service_is_live(conn, ctx, service_id, changed.get("name", current.name))
         return service_json(load_service(conn, service_id))
 
     try:

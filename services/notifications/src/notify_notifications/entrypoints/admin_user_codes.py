@@ -11,9 +11,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 from notify_content.errors import ContentError
-from notify_content.keys import insensitive
-from notify_content.placeholders import fill
-from notify_content.recipients import validate_email_address, validate_phone_number
 from notify_contracts import NotificationRequestedV1
 from notify_platform.logging import get_logger
 from pydantic import BaseModel
@@ -95,32 +92,12 @@ async def send_sms_code(user_id: uuid.UUID, body: SmsCode, ctx: Ctx) -> Response
         if not to:
             raise AdminError(400, {"to": ["The user has no mobile number and none was given"]})
         try:
-            phone = validate_phone_number(to)
+            request = platform_service.message(platform, "sms", to, {"verify_code": code})
         except ContentError as exc:
             raise AdminError(400, {"to": [f"Invalid phone number: {exc.message}"]}) from exc
         now = datetime.now(UTC)
         if _too_many(conn, user_id, "sms", now):
             return False
-        content = fill(
-            platform_service.SMS_CODE_CONTENT, insensitive({"verify_code": code}), list_style="inline"
-        )
-        request = NotificationRequestedV1(
-            notification_id=uuid.uuid4(),
-            service_id=platform.service_id,
-            notification_type="sms",
-            template_id=platform.template_id("sms"),
-            template_version=1,
-            recipient=phone.submitted,
-            normalised_recipient=phone.normalised,
-            key_type="normal",
-            created_at=now,
-            body=content,
-            sender=platform.sms_sender,
-            international=phone.international,
-            phone_prefix=phone.country_prefix,
-            rate_multiplier=phone.rate_multiplier,
-            billable_units=1,
-        )
         _store_and_send(conn, ctx, user_id, code, request, now)
         return True
 
@@ -140,26 +117,14 @@ async def send_email_code(user_id: uuid.UUID, body: EmailCode, ctx: Ctx) -> Resp
     def send(conn: Connection) -> bool:
         user = _load_user(conn, user_id)
         try:
-            address = validate_email_address(body.to or user.email_address)
+            request = platform_service.message(
+                platform, "email", body.to or user.email_address, {"name": user.name, "url": url}
+            )
         except ContentError as exc:
             raise AdminError(400, {"to": ["Not a valid email address"]}) from exc
         now = datetime.now(UTC)
         if _too_many(conn, user_id, "email", now):
             return False
-        values = insensitive({"name": user.name, "url": url})
-        request = NotificationRequestedV1(
-            notification_id=uuid.uuid4(),
-            service_id=platform.service_id,
-            notification_type="email",
-            template_id=platform.template_id("email"),
-            template_version=1,
-            recipient=address.submitted,
-            normalised_recipient=address.normalised,
-            key_type="normal",
-            created_at=now,
-            body=fill(platform_service.EMAIL_CODE_CONTENT, values, list_style="bullets"),
-            subject=platform_service.EMAIL_CODE_SUBJECT,
-        )
         _store_and_send(conn, ctx, user_id, code, request, now)
         return True
 

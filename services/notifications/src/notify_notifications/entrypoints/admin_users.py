@@ -18,9 +18,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from ..adapters import platform_service
 from ..adapters.tables import service_users, services, users, verify_codes
 from ..domain.formatting import user_json
 from ..domain.permissions import PermissionError_, db_permissions
+from .admin_api_keys import publish
 from .admin_services import announce
 from .deps import Ctx
 from .errors import AdminError, not_found
@@ -227,11 +229,13 @@ async def update_user_attribute(user_id: uuid.UUID, body: dict[str, Any], ctx: C
         conn.execute(
             update(users).where(users.c.id == user_id).values(**values, updated_at=datetime.now(UTC))
         )
-        if any(
-            values.get(k, getattr(current, k)) != getattr(current, k)
-            for k in ("email_address", "mobile_number")
-        ):
+        changed = [
+            k for k in ("email_address", "mobile_number") if k in values and values[k] != getattr(current, k)
+        ]
+        if changed:
             announce_memberships(conn, user_id)
+        if updated_by is not None:
+            tell_user_contact_changed(conn, ctx, merged, changed)
         return load_user(conn, user_id)
 
     try:
@@ -240,6 +244,22 @@ async def update_user_attribute(user_id: uuid.UUID, body: dict[str, Any], ctx: C
         raise AdminError(400, {"email_address": ["Duplicate email address"]}) from exc
     ctx.published()
     return {"data": result}
+
+
+def tell_user_contact_changed(conn: Connection, ctx: Ctx, user: dict[str, Any], changed: list[str]) -> None:
+    """When someone else (``updated_by``) changed a user's email address or mobile number, tell the user at the new
+    one, from the platform's own service."""
+    platform = platform_service.for_settings(ctx.settings)
+    events = []
+    if "email_address" in changed:
+        events.append(
+            platform_service.message(platform, "email-changed", user["email_address"], {"name": user["name"]})
+        )
+    if "mobile_number" in changed and user["mobile_number"]:
+        events.append(platform_service.message(platform, "mobile-changed", user["mobile_number"], {}))
+    if events:
+        platform_service.ensure(conn, platform)
+        publish(conn, *events)
 
 
 def sole_member_services(conn: Connection, user_id: uuid.UUID) -> list[uuid.UUID]:
