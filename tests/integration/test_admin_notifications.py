@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from notifications_python_client.notifications import NotificationsAPIClient
 from notify_tools.admin_client import AdminApiError, AdminClient
 from notify_tools.launcher import RunningStack
 
@@ -42,6 +43,8 @@ def test_one_off_send_and_the_notification_list(stack: RunningStack, demo: dict[
         notification["created_by"]["id"] == owner
         and notification["template"]["id"] == demo["templates"]["email"]
     )
+    public = NotificationsAPIClient(demo["api_keys"]["normal"], base_url=stack.base_url)
+    assert public.get_notification_by_id(nid)["created_by_name"] == notification["created_by"]["name"]
     listed = admin.get(f"/service/{sid}/notifications", {"template_type": "email", "page_size": 5})
     assert listed["page_size"] == 5
 

@@ -157,7 +157,7 @@ async def template_for_service(
     return await ctx.db.transaction(fetch)
 
 
-def notification_dict(row: Any) -> dict[str, Any]:
+def notification_dict(row: Any, created_by_name: str | None = None) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "service_id": str(row.service_id),
@@ -177,12 +177,20 @@ def notification_dict(row: Any) -> dict[str, Any]:
         "billable_units": row.billable_units,
         "one_click_unsubscribe_url": row.one_click_unsubscribe_url,
         "job_id": str(row.job_id) if row.job_id else None,
-        "created_by_name": None,
+        "created_by_name": created_by_name,
         "created_at": ts(row.created_at),
         "sent_at": ts(row.sent_at),
         "updated_at": ts(row.updated_at),
         "completed_at": ts(row.updated_at) if row.status in COMPLETED else None,
     }
+
+
+def sender_names(conn: Connection, rows: list[Any]) -> dict[Any, str]:
+    """Names of the users who sent one-off notifications among ``rows`` (most have none: no query then)."""
+    ids = {r.created_by_id for r in rows if r.created_by_id}
+    if not ids:
+        return {}
+    return dict(conn.execute(select(users.c.id, users.c.name).where(users.c.id.in_(ids))).all())
 
 
 @router.get("/services/{service_id}/notifications/{notification_id}")
@@ -197,7 +205,7 @@ async def notification_for_service(
         ).first()
         if row is None:
             raise not_found()
-        return notification_dict(row)
+        return notification_dict(row, sender_names(conn, [row]).get(row.created_by_id))
 
     return await ctx.db.transaction(fetch)
 

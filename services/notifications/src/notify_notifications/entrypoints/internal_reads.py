@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from ..adapters.tables import inbound_sms, notifications, templates, users
 from ..domain.formatting import ts
 from .deps import Ctx
-from .internal import notification_dict, template_dict
+from .internal import notification_dict, sender_names, template_dict
 
 router = APIRouter(prefix="/internal")
 
@@ -80,7 +80,8 @@ def list_notifications(
             return []
         query = _older_than(query, n, anchor)
     rows = conn.execute(query.order_by(n.c.created_at.desc(), n.c.id.desc()).limit(limit)).all()
-    return [notification_dict(row) for row in rows]
+    names = sender_names(conn, rows)
+    return [notification_dict(row, names.get(row.created_by_id)) for row in rows]
 
 
 def list_templates(
