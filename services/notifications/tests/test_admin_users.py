@@ -290,3 +290,17 @@ def test_a_changed_email_or_mobile_is_told_to_the_user_when_someone_else_changed
         ("email", new_email),
         ("sms", "07700900456"),
     ]
+
+
+def test_organisations_and_services_of_a_user(admin: TestClient) -> None:
+    user = new_user(admin)
+    live = new_service(admin, user, restricted=False)
+    archived = new_service(admin, user)
+    admin.post(f"/service/{archived['id']}/archive")
+    answer = admin.get(f"/user/{user['id']}/organisations-and-services")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "organisations": [],
+        "services": [{"id": live["id"], "name": live["name"], "restricted": False, "organisation": None}],
+    }
+    assert error(admin.get(f"/user/{uuid.uuid4()}/organisations-and-services"), 404) == "No result found"

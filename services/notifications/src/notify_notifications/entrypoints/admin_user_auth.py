@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
-from ..adapters.tables import users
+from ..adapters.tables import service_users, services, users
 from .admin_users import MIN_PASSWORD_LENGTH, hasher, load_user
 from .deps import Ctx
 from .errors import AdminError, not_found
@@ -139,3 +139,27 @@ async def reset_failed_login_count(user_id: uuid.UUID, ctx: Ctx) -> dict[str, An
         return load_user(conn, user_id)
 
     return {"data": await ctx.db.transaction(reset)}
+
+
+@router.get("/user/{user_id}/organisations-and-services")
+async def organisations_and_services(user_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
+    """What the admin app shows a signed-in user: their active services (there are no organisations here)."""
+
+    def fetch(conn: Connection) -> dict[str, Any]:
+        if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
+            raise not_found()
+        rows = conn.execute(
+            select(services.c.id, services.c.name, services.c.restricted)
+            .join(service_users, service_users.c.service_id == services.c.id)
+            .where(service_users.c.user_id == user_id, services.c.active.is_(True))
+            .order_by(services.c.name)
+        )
+        return {
+            "organisations": [],
+            "services": [
+                {"id": str(r.id), "name": r.name, "restricted": r.restricted, "organisation": None}
+                for r in rows
+            ],
+        }
+
+    return await ctx.db.transaction(fetch)
