@@ -236,3 +236,20 @@ def test_letter_template_contact_block_is_chosen_without_a_new_version(
     assert error(admin.post(f"/service/{sid}/template/{sms['id']}", json={"reply_to": contact["id"]}), 400)[
         "reply_to"
     ]
+
+
+def test_redacting_personalisation_cannot_be_undone(admin: TestClient) -> None:
+    owner, sid = _owner_and_service(admin)
+    tid = _create(admin, sid, owner, name="R", template_type="sms", content="Hi ((name))").json()["data"][
+        "id"
+    ]
+    path = f"/service/{sid}/template/{tid}"
+    assert error(admin.post(path, json={"redact_personalisation": True}), 400) == {
+        "created_by": ["Field is required"]
+    }
+    redacted = admin.post(path, json={"redact_personalisation": True, "created_by": owner["id"]})
+    assert redacted.status_code == 200 and redacted.json() is None
+    got = admin.get(path).json()["data"]
+    assert got["redact_personalisation"] is True and got["version"] == 1
+    undo = {"redact_personalisation": False, "created_by": owner["id"]}
+    assert error(admin.post(path, json=undo), 400)["redact_personalisation"]

@@ -178,6 +178,8 @@ templates = Table(
     # A letter template's chosen contact block (admin-api.md §6.2 ``reply_to``): changing it is not a new version;
     # its text is copied into ``letter_contact_block`` of the template and of its current version.
     Column("reply_to", UUID(as_uuid=True), nullable=True),
+    # Once set, the admin hides this template's personalisation in its views; it cannot be unset (not versioned).
+    Column("redact_personalisation", Boolean, nullable=False, server_default="false"),
 )
 template_versions = Table(
     "template_versions",

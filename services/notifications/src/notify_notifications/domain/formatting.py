@@ -141,7 +141,7 @@ def template_json(t: Any, folder: str | None = None) -> dict[str, Any]:
         "folder": folder,
         "reply_to": str(t.reply_to) if getattr(t, "reply_to", None) else None,
         "reply_to_text": t.letter_contact_block,
-        "redact_personalisation": False,
+        "redact_personalisation": bool(getattr(t, "redact_personalisation", False)),
         "is_precompiled_letter": False,
         "has_unsubscribe_link": t.has_unsubscribe_link,
         "letter_languages": "english" if t.template_type == "letter" else None,

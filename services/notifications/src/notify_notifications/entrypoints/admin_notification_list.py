@@ -14,7 +14,7 @@ from notify_content.recipients import validate_phone_number
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
-from ..adapters.tables import notifications, template_versions, users
+from ..adapters.tables import notifications, template_versions, templates, users
 from ..domain.formatting import notification_admin_json
 from ..domain.statistics import LONDON
 from .admin_services import load_service
@@ -148,6 +148,18 @@ def _enrich(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
         else []
     )
     versions = {(t.id, t.version): t for t in found}
+    template_ids = {r.template_id for r in rows}
+    redacted = (
+        set(
+            conn.execute(
+                select(templates.c.id).where(
+                    templates.c.id.in_(template_ids), templates.c.redact_personalisation.is_(True)
+                )
+            ).scalars()
+        )
+        if template_ids
+        else set()
+    )
     authors = {r.created_by_id for r in rows if r.created_by_id}
     people = (
         {
@@ -172,7 +184,7 @@ def _enrich(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
                 "template_type": template.template_type,
                 "content": template.content,
                 "subject": template.subject,
-                "redact_personalisation": False,
+                "redact_personalisation": template.id in redacted,
                 "is_precompiled_letter": template.hidden and template.template_type == "letter",
                 "reply_to_text": template.letter_contact_block,
                 "has_unsubscribe_link": template.has_unsubscribe_link,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from notify_content.keys import insensitive
 from notify_content.placeholders import fill, missing_names, placeholder_names
 from notify_contracts import TemplateChangedV1
@@ -64,6 +65,7 @@ class UpdateTemplate(BaseModel):
     has_unsubscribe_link: bool = None  # type: ignore[assignment]
     created_by: uuid.UUID | None = None
     reply_to: uuid.UUID | None = None
+    redact_personalisation: bool = None  # type: ignore[assignment]
 
 
 def check_channel_fields(template_type: str, fields: dict[str, Any]) -> None:
@@ -242,10 +244,10 @@ async def preview_template(
     return template
 
 
-@router.post("/service/{service_id}/template/{template_id}")
+@router.post("/service/{service_id}/template/{template_id}", response_model=None)
 async def update_template(
     service_id: uuid.UUID, template_id: uuid.UUID, body: UpdateTemplate, ctx: Ctx
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     """Merge the body over the template; a real change makes version + 1 (old versions stay readable), none keeps
     it. ``"archived": true`` archives it."""
     given = body.model_dump(exclude_unset=True)
@@ -253,6 +255,8 @@ async def update_template(
     if "reply_to" in given:
         # Only the letter contact changes: no new version, the other fields of this request are ignored.
         return await _set_reply_to(service_id, template_id, given["reply_to"], ctx)
+    if "redact_personalisation" in given:
+        return await _redact(service_id, template_id, given["redact_personalisation"], editor, ctx)
 
     def change(conn: Connection) -> dict[str, Any]:
         current = _load(conn, service_id, template_id, lock=True)
@@ -324,3 +328,23 @@ async def _set_reply_to(
     result = await ctx.db.transaction(change)
     ctx.published()
     return {"data": result}
+
+
+async def _redact(
+    service_id: uuid.UUID, template_id: uuid.UUID, redact: bool, editor: uuid.UUID | None, ctx: Ctx
+) -> JSONResponse:
+    """Hide the template's personalisation in admin views from now on (answers 200 ``null``, as the reference)."""
+    if editor is None:
+        raise AdminError(400, {"created_by": ["Field is required"]})
+    if redact is not True:
+        raise AdminError(400, {"redact_personalisation": ["Redacting personalisation cannot be undone"]})
+
+    def change(conn: Connection) -> None:
+        _load(conn, service_id, template_id, lock=True)
+        check_user(conn, editor)
+        conn.execute(
+            update(templates).where(templates.c.id == template_id).values(redact_personalisation=True)
+        )
+
+    await ctx.db.transaction(change)
+    return JSONResponse(None, status_code=200)
