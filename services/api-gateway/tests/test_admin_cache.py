@@ -36,13 +36,26 @@ def test_every_write_under_a_service_drops_its_reads() -> None:
 
 async def test_put_get_forget() -> None:
     cache = AdminCache(fakeredis.aioredis.FakeRedis(), prefix="t:", ttl=60)
-    await cache.put(SID, f"service/{SID}", b'{"data": 1}')
-    await cache.put(SID, f"service/{SID}/template/{TID}", b'{"data": 2}')
-    assert await cache.get(SID, f"service/{SID}") == b'{"data": 1}'
+    body, generation = await cache.get(SID, f"service/{SID}")
+    assert body is None and generation == "0"
+    await cache.put(SID, f"service/{SID}", b'{"data": 1}', generation)
+    await cache.put(SID, f"service/{SID}/template/{TID}", b'{"data": 2}', generation)
+    assert (await cache.get(SID, f"service/{SID}"))[0] == b'{"data": 1}'
     assert 0 < await cache.redis.ttl(f"t:admin-cache:service-{SID}") <= 60
     await cache.forget(SID)
-    assert await cache.get(SID, f"service/{SID}") is None
-    assert await cache.get(SID, f"service/{SID}/template/{TID}") is None
+    assert (await cache.get(SID, f"service/{SID}"))[0] is None
+    assert (await cache.get(SID, f"service/{SID}/template/{TID}"))[0] is None
+
+
+async def test_an_answer_that_raced_a_write_is_not_cached() -> None:
+    cache = AdminCache(fakeredis.aioredis.FakeRedis(), prefix="t:", ttl=60)
+    _, seen = await cache.get(SID, f"service/{SID}")  # a read begins ...
+    await cache.forget(SID)  # ... a write lands and drops the cache ...
+    await cache.put(SID, f"service/{SID}", b"old", seen)  # ... and the read's (older) answer arrives
+    assert (await cache.get(SID, f"service/{SID}"))[0] is None
+    _, current = await cache.get(SID, f"service/{SID}")
+    await cache.put(SID, f"service/{SID}", b"new", current)
+    assert (await cache.get(SID, f"service/{SID}"))[0] == b"new"
 
 
 class BrokenRedis:
@@ -54,8 +67,8 @@ class BrokenRedis:
 async def test_a_redis_outage_means_no_caching_not_an_error(call: str) -> None:
     cache = AdminCache(BrokenRedis(), prefix="t:", ttl=60)
     if call == "get":
-        assert await cache.get(SID, "p") is None
+        assert await cache.get(SID, "p") == (None, None)
     elif call == "put":
-        await cache.put(SID, "p", b"x")
+        await cache.put(SID, "p", b"x", "0")
     else:
         await cache.forget(SID)

@@ -52,8 +52,9 @@ async def proxy(request: Request, path: str) -> Response:
         return admin_auth_error(exc)
     cache: AdminCache | None = getattr(request.app.state, "admin_cache", None)
     cached_service = cacheable(request.method, path, request.url.query) if cache is not None else None
+    generation = None
     if cache is not None and cached_service is not None:
-        hit = await cache.get(cached_service, path)
+        hit, generation = await cache.get(cached_service, path)
         if hit is not None:
             return Response(hit, status_code=200, media_type="application/json")
     client: httpx.AsyncClient = request.app.state.admin_http
@@ -77,8 +78,8 @@ async def proxy(request: Request, path: str) -> Response:
         changed = written_service(request.method, path)
         if changed is not None:
             await cache.forget(changed)
-        elif cached_service is not None and upstream.status_code == 200:
-            await cache.put(cached_service, path, upstream.content)
+        elif cached_service is not None and generation is not None and upstream.status_code == 200:
+            await cache.put(cached_service, path, upstream.content, generation)
     return Response(
         upstream.content,
         status_code=upstream.status_code,
