@@ -87,20 +87,24 @@ def ensure(conn: Connection, platform: PlatformService) -> None:
             )
             .on_conflict_do_nothing()
         )
-        conn.execute(
-            insert(services)
-            .values(
-                id=platform.service_id,
-                name=platform.name,
-                active=True,
-                restricted=False,
-                prefix_sms=False,
-                email_sender_local_part="notify.platform." + platform.service_id.hex[:8],
-                permissions=["sms", "email"],
-                created_by_id=platform.user_id,
+        # A team may already have a service with the platform's name: then the platform's takes a suffixed one.
+        for name in (platform.name, f"{platform.name} ({platform.service_id.hex[:8]})"):
+            conn.execute(
+                insert(services)
+                .values(
+                    id=platform.service_id,
+                    name=name,
+                    active=True,
+                    restricted=False,
+                    prefix_sms=False,
+                    email_sender_local_part="notify.platform." + platform.service_id.hex[:8],
+                    permissions=["sms", "email"],
+                    created_by_id=platform.user_id,
+                )
+                .on_conflict_do_nothing()
             )
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
+            if conn.execute(select(services.c.id).where(services.c.id == platform.service_id)).first():
+                break
         conn.execute(
             insert(sms_senders)
             .values(
