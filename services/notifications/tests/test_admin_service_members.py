@@ -79,7 +79,7 @@ def test_remove_user(admin: TestClient) -> None:
     assert error(admin.delete(f"/service/{sid}/users/{owner['id']}"), 400) == (
         "Cannot remove the only user from a service"
     )
-    assert error(admin.delete(f"/service/{sid}/users/{other['id']}"), 404) == "User not found"
+    assert error(admin.delete(f"/service/{sid}/users/{other['id']}"), 404) == "User not found in service"
     admin.post(f"/service/{sid}/users/{other['id']}", json={"permissions": ["view_activity"]})
     response = admin.delete(f"/service/{sid}/users/{owner['id']}")
     assert response.status_code == 204 and response.content == b""

