@@ -16,6 +16,7 @@ from notify_platform.runtime import Runtime, create_app
 from .adapters.crypto import SecretBox
 from .entrypoints import (
     admin_api_keys,
+    admin_callbacks,
     admin_notification_list,
     admin_notifications,
     admin_reply_to_check,
@@ -106,6 +107,7 @@ def admin_routers() -> list[APIRouter]:
         admin_service_records.router,
         admin_service_members.router,
         admin_api_keys.router,
+        admin_callbacks.router,
         admin_template_folders.router,
         admin_templates.router,
         admin_reply_to_check.router,

@@ -244,6 +244,22 @@ letter_contacts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=True),
 )
 
+# Where a service wants status callbacks (admin-api.md §11): one per kind. The bearer token is sent back to the
+# service with every callback, so it is encrypted (not hashed) at rest.
+service_callback_api = Table(
+    "service_callback_api",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=False),
+    Column("callback_type", String(30), nullable=False),
+    Column("url", String(255), nullable=False),
+    Column("bearer_token_encrypted", LargeBinary, nullable=False),
+    Column("updated_by_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("service_id", "callback_type"),
+)
+
 guest_list = Table(
     "service_guest_list",
     metadata,

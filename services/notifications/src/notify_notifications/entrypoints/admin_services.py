@@ -19,7 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from ..adapters import platform_service
 from ..adapters.statistics_queries import status_counts
 from ..adapters.tables import outbox as outbox_table
-from ..adapters.tables import service_users, services, services_history, sms_senders, users
+from ..adapters.tables import (
+    service_callback_api,
+    service_users,
+    services,
+    services_history,
+    sms_senders,
+    users,
+)
 from ..domain.formatting import (
     ALL_USER_PERMISSIONS,
     DEFAULT_SERVICE_PERMISSIONS,
@@ -341,6 +348,14 @@ async def get_service(
     def fetch(conn: Connection) -> dict[str, Any]:
         service = load_service(conn, service_id)
         result = service_json(service)
+        result["service_callback_api"] = [
+            {"callback_id": str(c.id), "callback_type": c.callback_type}
+            for c in conn.execute(
+                select(service_callback_api.c.id, service_callback_api.c.callback_type).where(
+                    service_callback_api.c.service_id == service_id
+                )
+            )
+        ]
         if flag(detailed):
             today = datetime.now(LONDON).date()
             start = window_start(today, today_only=flag(today_only), limit_days=7)
