@@ -22,7 +22,7 @@ from ..domain.sending import prepare_precompiled_letter
 from .admin_proxy import admin_auth_error, check_admin
 from .admin_send import ONE_OFF_KEY
 from .deps import Caller, get_context
-from .v2_notifications import _accept, _limits
+from .v2_notifications import accept, check_limits
 
 router = APIRouter(include_in_schema=False)
 POSTAGE = ("first", "second", "economy", "europe", "rest-of-world")
@@ -142,7 +142,7 @@ async def send_pdf_letter(service_id: str, request: Request) -> JSONResponse:
         if template is None:
             raise Refused(404, "No result found")
         caller = Caller(service=service, key=ONE_OFF_KEY)
-        await _limits(ctx, caller, "letter")
+        await check_limits(ctx, caller, "letter")
         accepted = prepare_precompiled_letter(
             body={"postage": data["postage"], "reference": str(data["filename"])},
             service=service,
@@ -158,7 +158,7 @@ async def send_pdf_letter(service_id: str, request: Request) -> JSONResponse:
                 "created_by_id": created_by,
             }
         )
-        await _accept(ctx, caller, type(accepted)(event, accepted.response, accepted.smoke_test))
+        await accept(ctx, caller, type(accepted)(event, accepted.response, accepted.smoke_test))
     except Refused as exc:
         return _error(exc.status, exc.message)
     except V2Error as exc:

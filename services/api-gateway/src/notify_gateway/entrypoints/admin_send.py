@@ -19,7 +19,7 @@ from ..domain.errors import V2Error
 from ..domain.sending import prepare_email, prepare_letter, prepare_sms
 from .admin_proxy import admin_auth_error, check_admin
 from .deps import Caller, get_context
-from .v2_notifications import _accept, _limits
+from .v2_notifications import accept, check_limits
 
 router = APIRouter(include_in_schema=False)
 ONE_OFF_KEY = ApiKeyRecord(id=None, secret="", key_type="normal", expiry_date=None)  # type: ignore[arg-type]
@@ -99,7 +99,7 @@ async def send_one_off(service_id: str, request: Request) -> JSONResponse:
             return _error(404, "No result found")
         kind = template["template_type"]
         caller = Caller(service=service, key=ONE_OFF_KEY)
-        await _limits(ctx, caller, kind)
+        await check_limits(ctx, caller, kind)
         body = _v2_body(kind, data)
         root = str(request.base_url)
         try:
@@ -128,7 +128,7 @@ async def send_one_off(service_id: str, request: Request) -> JSONResponse:
             raise V2Error(exc.status_code, exc.error, message) from exc
         event = accepted.event.model_copy(update={"created_by_id": uuid.UUID(str(data["created_by"]))})
         accepted = type(accepted)(event, accepted.response, accepted.smoke_test)
-        await _accept(ctx, caller, accepted)
+        await accept(ctx, caller, accepted)
     except _Refused as exc:
         return _error(exc.status, exc.message)
     except V2Error as exc:

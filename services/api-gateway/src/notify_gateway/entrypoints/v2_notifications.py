@@ -64,7 +64,7 @@ async def _json_body(request: Request, limit: int) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
-async def _limits(ctx: Ctx, caller: Auth, channel: str) -> None:
+async def check_limits(ctx: Ctx, caller: Auth, channel: str) -> None:
     """Step 1 of every send: the per-minute rate limit, then the channel's daily limit (test keys never count)."""
     if ctx.settings.rate_limit_enabled:
         limit = int(caller.service.get("rate_limit") or 3000)
@@ -84,7 +84,7 @@ def _validate(schema: str, body: object) -> None:
         raise validation_error(*exc.messages) from exc
 
 
-async def _accept(ctx: Ctx, caller: Auth, accepted: Accepted) -> ORJSONResponse:
+async def accept(ctx: Ctx, caller: Auth, accepted: Accepted) -> ORJSONResponse:
     event = accepted.event
     limits = caller.service["limits"]
     counted = counts_towards_daily_limits(caller.key.key_type, smoke_test=accepted.smoke_test)
@@ -183,14 +183,14 @@ async def _template(ctx: Ctx, caller: Auth, template_id: str) -> dict[str, Any] 
     openapi_extra=request_body(SmsRequest),
 )
 async def send_sms(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
-    await _limits(ctx, caller, "sms")
+    await check_limits(ctx, caller, "sms")
     body = await _json_body(request, ctx.settings.max_json_body_bytes)
     _validate("post_sms", body)
     template = await _template(ctx, caller, body["template_id"])
     accepted = prepare_sms(
         body=body, service=caller.service, key=caller.key, template=template, root=str(request.base_url)
     )
-    return await _accept(ctx, caller, accepted)
+    return await accept(ctx, caller, accepted)
 
 
 @router.post(
@@ -203,7 +203,7 @@ async def send_sms(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
     openapi_extra=request_body(EmailRequest),
 )
 async def send_email(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
-    await _limits(ctx, caller, "email")
+    await check_limits(ctx, caller, "email")
     body = await _json_body(request, ctx.settings.max_json_body_bytes)
     _validate("post_email", body)
     template = await _template(ctx, caller, body["template_id"])
@@ -220,7 +220,7 @@ async def send_email(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse
     # Storing attached files is blocking I/O: keep it off the event loop.
     has_files = any(isinstance(v, dict) and "file" in v for v in (body.get("personalisation") or {}).values())
     accepted = await asyncio.to_thread(prepare) if has_files else prepare()
-    return await _accept(ctx, caller, accepted)
+    return await accept(ctx, caller, accepted)
 
 
 @router.post(
@@ -233,7 +233,7 @@ async def send_email(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse
     openapi_extra=letter_request_body(),
 )
 async def send_letter(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
-    await _limits(ctx, caller, "letter")
+    await check_limits(ctx, caller, "letter")
     body = await _json_body(request, ctx.settings.max_json_body_bytes)
     if isinstance(body, dict) and "content" in body:
         _validate("post_precompiled_letter", body)
@@ -254,13 +254,13 @@ async def send_letter(request: Request, ctx: Ctx, caller: Auth) -> ORJSONRespons
             raise V2Error(413, "BadRequestError", "Letter content is too large") from exc
         except InternalUnavailable as exc:
             raise unavailable() from exc
-        return await _accept(ctx, caller, accepted)
+        return await accept(ctx, caller, accepted)
     _validate("post_letter", body)
     template = await _template(ctx, caller, body["template_id"])
     accepted = prepare_letter(
         body=body, service=caller.service, key=caller.key, template=template, root=str(request.base_url)
     )
-    return await _accept(ctx, caller, accepted)
+    return await accept(ctx, caller, accepted)
 
 
 @router.get(
