@@ -4,7 +4,12 @@ worker that dies fails only a retry's worth of letters, never loses one; an unex
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from notify_delivery_letter.adapters import render_pool, store
@@ -113,3 +118,45 @@ async def test_a_worker_that_dies_fails_its_letters_for_a_retry_and_the_pool_rec
         assert outbox_statuses(db) == [(str(env.payload.notification_id), "created")]
     finally:
         await pool.stop()
+
+
+SERVICE_WITH_A_POOL = """
+import asyncio
+from notify_delivery_letter.adapters.render_pool import RenderPool
+
+async def main():
+    pool = RenderPool(2)
+    await pool.start()
+    print("workers", *pool._executor._processes, flush=True)
+    await asyncio.sleep(120)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited (whoever adopted it may not reap it at once)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_the_workers_of_a_killed_service_leave_with_it(tmp_path) -> None:
+    script = tmp_path / "service.py"
+    script.write_text(SERVICE_WITH_A_POOL)
+    service = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None
+        line = next(line for line in service.stdout if line.startswith("workers "))
+        workers = [int(p) for p in line.split()[1:]]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+    finally:
+        service.send_signal(signal.SIGKILL)  # no shutdown: nothing tells the workers
+        service.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in workers)

@@ -4,8 +4,9 @@ reportlab (templated letters) and pypdf (precompiled checks) are pure Python and
 the GIL against the event loop and use one core at most. ``RenderPool`` runs the domain's pure functions
 (``domain.letters.render_templated`` and ``check_precompiled``) in a ``ProcessPoolExecutor`` of ``processes``
 workers, started with the service (each worker renders one letter first, so the first real letters do not pay for
-imports) and shut down when it stops. Workers are *spawned*: the service's threads, sockets and connections are
-never forked into them. Templated letters travel in chunks, one per worker, so a batch costs a few round trips
+imports) and shut down when it stops; a service that is killed takes its workers with it (each leaves as soon as
+its parent is gone). Workers are *spawned*: the service's threads, sockets and connections are never forked into
+them. Templated letters travel in chunks, one per worker, so a batch costs a few round trips
 between processes rather than one per letter.
 
 A worker that dies (killed, out of memory, a crash in a C extension) breaks the whole executor: every letter it
@@ -22,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import multiprocessing
+import os
 import signal
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -36,6 +40,7 @@ from ..domain.letters import Prepared, check_precompiled, render_templated
 
 log = get_logger(__name__)
 T = TypeVar("T")
+PARENT_CHECK_SECONDS = 1.0
 
 
 class RenderWorkerLost(Exception):
@@ -86,10 +91,20 @@ WARM_UP = LetterDeliveryRequestedV1(
 )
 
 
-def _start_worker() -> None:
+def _start_worker(service_pid: int) -> None:
     # Ctrl-C reaches the whole process group: the service shuts its pool down itself, so the workers ignore it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker holds both ends of its task pipe, so it would never notice a service that was killed (SIGKILL, out of
+    # memory) and would wait for work for ever: it leaves as soon as the service is no longer its parent (even if
+    # the service died while this worker was still starting).
+    threading.Thread(target=_exit_with_parent, args=(service_pid,), name="parent-watch", daemon=True).start()
     render_templated(WARM_UP)  # imports reportlab and fills its caches before the first real letter
+
+
+def _exit_with_parent(parent: int, every: float = PARENT_CHECK_SECONDS) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
 
 
 def _ready() -> bool:
@@ -120,7 +135,10 @@ class RenderPool:
 
     def _new_executor(self) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.processes, mp_context=self._context, initializer=_start_worker
+            max_workers=self.processes,
+            mp_context=self._context,
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
         )
 
     async def start(self) -> None:
