@@ -24,7 +24,7 @@ class Settings(CommonSettings, DeliveryRetrySettings):
     # Persistent connections to the relay: at most this many at once, each reused for up to
     # ``smtp_pool_max_messages`` messages and closed after ``smtp_pool_idle_seconds`` unused (below the relay's own
     # idle timeout).
-    smtp_pool_size: int = Field(default=10, ge=1)
+    smtp_pool_size: int = Field(default=25, ge=1)
     smtp_pool_max_messages: int = Field(default=100, ge=1)
     smtp_pool_idle_seconds: float = Field(default=30.0, gt=0)
 

@@ -51,7 +51,7 @@ class SmtpMailer:
         password: str | None = None,
         starttls: bool = False,
         timeout: float = 30.0,
-        pool_size: int = 10,
+        pool_size: int = 25,
         idle_seconds: float = 30.0,
         max_messages: int = 100,
     ) -> None:
