@@ -7,6 +7,7 @@ import email.policy
 import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -63,6 +64,13 @@ def test_the_message_is_what_the_default_policy_builds(
             stock = send.build_message(request)
         assert _wire(fast, utf8) == _wire(stock, utf8)
         assert fast.as_string() == stock.as_string()
+
+
+def test_the_date_header_is_formatted_as_before() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    date = send.build_message(_request())["Date"]
+    assert date == format_datetime(date.datetime) and date.endswith(" +0000")
+    assert before <= date.datetime <= datetime.now(UTC)
 
 
 def test_shared_headers_are_parsed_once_and_classes_made_once() -> None:

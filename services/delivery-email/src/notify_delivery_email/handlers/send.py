@@ -19,7 +19,6 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
 from typing import Any, Protocol
 
 from notify_content.email_body import render_parts
@@ -66,7 +65,9 @@ def build_message(request: EmailDeliveryRequestedV1) -> EmailMessage:
     if request.reply_to:
         message["Reply-To"] = request.reply_to
     message["Message-ID"] = message_id(request.notification_id, request.from_address)
-    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Date"] = datetime.now(
+        UTC
+    )  # the header formats it (email.utils.format_datetime), without a re-parse
     if request.one_click_unsubscribe_url:
         message["List-Unsubscribe"] = f"<{_one_line(request.one_click_unsubscribe_url)}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
