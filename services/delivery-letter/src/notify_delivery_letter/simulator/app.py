@@ -17,7 +17,6 @@ Logs and stats carry ids, counts and postage only, never an address or letter co
 from __future__ import annotations
 
 import asyncio
-import io
 import random
 import re
 import secrets
@@ -30,8 +29,6 @@ import httpx
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from notify_content.letters import address_window_lines
-from pypdf import PdfReader
 
 from ..adapters.print_wire import (
     BATCH_PATH,
@@ -42,7 +39,7 @@ from ..adapters.print_wire import (
     read_archive,
 )
 from ..entrypoints.receipts import basic_auth_ok
-from .address import address_window_lines as quick_address_window_lines
+from .address import address_window_lines
 from .receipts import ReceiptSender
 from .settings import PrintSimulatorSettings
 
@@ -70,13 +67,9 @@ def plan(data: bytes) -> list[tuple[BatchLetter, Outcome]]:
 
 
 def read_address(pdf: bytes) -> list[str]:
-    """The lines in page 1's address window (none if the PDF cannot be read: such a letter is despatched). A PDF
-    of the simple shape this platform renders is read quickly (``simulator.address``), any other with pypdf."""
-    lines = quick_address_window_lines(pdf)
-    if lines is not None:
-        return lines
+    """The lines in page 1's address window (none if the PDF cannot be read: such a letter is despatched)."""
     try:
-        return address_window_lines(PdfReader(io.BytesIO(pdf)).pages[0])
+        return address_window_lines(pdf)
     except Exception:  # the simulator prints what it is given
         return []
 
