@@ -67,7 +67,8 @@ def configure(service: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # Access logs carry full URLs and client addresses; the gateway logs its own request events instead.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("aiormq", "aio_pika", "httpx", "httpcore"):
+    # aiosmtpd's "mail.log" echoes every SMTP command, addresses included.
+    for noisy in ("aiormq", "aio_pika", "httpx", "httpcore", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
