@@ -64,7 +64,8 @@ def write(sections: list[Section], path: Path, *, command: str) -> None:
         "",
         f"Measured {now:%Y-%m-%d %H:%M} UTC on {machine()}, with `{command}`. Everything (RabbitMQ, Postgres,",
         "Redis, the services and the simulators) runs on this one machine, so the figures are what the whole",
-        "platform does on it, not what one service would do alone on a larger host.",
+        "platform does on it, not what one service would do alone on a larger host. Where each figure's CPU goes",
+        "and what would lift it: [performance.md](performance.md).",
         "",
     ]
     for section in sections:
