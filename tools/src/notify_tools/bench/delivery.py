@@ -280,7 +280,8 @@ def run(
         title="Delivery services",
         intro=(
             f"Each delivery service draining a backlog of {n:,} requests to its simulator over the real protocol "
-            "(HTTP, SMTP, HTTPS zip upload), one process each, with its ledger, outbox and status reports. "
+            "(HTTP, SMTP, HTTPS zip upload), run as Kubernetes runs it (an api process for receipts and a consumer "
+            "process), with its ledger, outbox and status reports. "
             "Sustained: the median per-second rate over the middle 80% of the run."
         ),
     )
