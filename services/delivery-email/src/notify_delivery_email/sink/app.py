@@ -29,7 +29,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from .receipts import ReceiptPoster, receipt_bodies
+from .receipts import receipt_bodies, receipt_poster, schedule_receipts
 from .settings import SinkSettings
 
 log = structlog.get_logger("notify_delivery_email.sink")
@@ -87,7 +87,7 @@ class SinkState:
 
     def __init__(self, settings: SinkSettings) -> None:
         self.settings = settings
-        self.receipts = ReceiptPoster(settings)
+        self.receipts = receipt_poster(settings)
         self.smtp_port: int | None = None
         self.reset()
 
@@ -133,7 +133,9 @@ class SinkState:
         self.messages[reference] = data
         if message_id:
             for recipient in recipients:
-                self.receipts.schedule(reference, receipt_bodies(message_id, outcome_for(recipient)))
+                schedule_receipts(
+                    self.receipts, reference, receipt_bodies(message_id, outcome_for(recipient))
+                )
         log.debug("email_sink_received", reference=reference, sends=self.by_reference[reference])
 
 
@@ -181,7 +183,7 @@ def create_app(settings: SinkSettings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         server = await start_smtp(SinkHandler(state), settings.host, settings.smtp_port)
         state.smtp_port = server.sockets[0].getsockname()[1]
-        await state.receipts.start()
+        state.receipts.start()
         log.info("email_sink_started", smtp_port=state.smtp_port, receipts=state.receipts.enabled)
         try:
             yield

@@ -49,7 +49,7 @@ from ..providers.wire import (
     MMG_SEND_PATH,
     MMG_TEMPORARY_FAILURE,
 )
-from .receipts import PendingReceipt, ReceiptDispatcher
+from .receipts import PendingReceipt, receipt_poster
 from .settings import SimulatorSettings
 
 log = structlog.get_logger("notify_delivery_sms.simulator")
@@ -123,7 +123,7 @@ def mmg_receipt(reference: str, message_id: str, outcome: str) -> PendingReceipt
             "deliverytime": _timestamp(),
         }
     )
-    return PendingReceipt(notification_id=reference, body=body, content_type="application/json")
+    return PendingReceipt(key=reference, body=body, content_type="application/json")
 
 
 def firetext_receipts(reference: str, message_id: str, outcome: str, with_pending: bool) -> PendingReceipt:
@@ -133,7 +133,7 @@ def firetext_receipts(reference: str, message_id: str, outcome: str, with_pendin
         fields = {"reference": reference, "messageId": message_id, "status": status, "code": code}
         fields["time"] = _timestamp()
         return PendingReceipt(
-            notification_id=reference,
+            key=reference,
             body=urlencode(fields).encode(),
             content_type="application/x-www-form-urlencoded",
         )
@@ -156,7 +156,7 @@ class SimulatorState:
     def __init__(self, settings: SimulatorSettings) -> None:
         self.settings = settings
         self.rng = random.Random(settings.seed)
-        self.receipts = ReceiptDispatcher(settings)
+        self.receipts = receipt_poster(settings)
         # Behaviour a test may change while the simulator runs (``PUT /control``).
         self.error_rate = settings.error_rate
         self.latency_ms = settings.latency_ms
