@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -71,6 +72,26 @@ class PosterConfig:
     retry_max_ms: int = 10_000
     retry_for_seconds: float = 300.0
     seed: int | None = None  # of the backoff jitter
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, *, name: str, headers: dict[str, str], key_field: str = "reference"
+    ) -> PosterConfig:
+        """From a simulator's settings, whose ``receipt_*`` fields (url, workers, delay_ms, timeout_ms,
+        retry_initial_ms, retry_max_ms, retry_for_seconds) and optional ``seed`` say how to post."""
+        return cls(
+            url=settings.receipt_url,
+            name=name,
+            key_field=key_field,
+            headers=headers,
+            workers=settings.receipt_workers,
+            delay_ms=settings.receipt_delay_ms,
+            timeout_ms=settings.receipt_timeout_ms,
+            retry_initial_ms=settings.receipt_retry_initial_ms,
+            retry_max_ms=settings.receipt_retry_max_ms,
+            retry_for_seconds=settings.receipt_retry_for_seconds,
+            seed=getattr(settings, "seed", None),
+        )
 
 
 class WebhookPoster:

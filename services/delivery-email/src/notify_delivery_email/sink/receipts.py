@@ -29,16 +29,8 @@ def receipt_bodies(message_id: str, outcome: str) -> list[dict[str, Any]]:
 
 def receipt_poster(settings: SinkSettings) -> WebhookPoster:
     return WebhookPoster(
-        PosterConfig(
-            url=settings.receipt_url,
-            name="email",
-            headers={"Authorization": f"Bearer {settings.receipt_token}"},
-            workers=settings.receipt_workers,
-            delay_ms=settings.receipt_delay_ms,
-            timeout_ms=settings.receipt_timeout_ms,
-            retry_initial_ms=settings.receipt_retry_initial_ms,
-            retry_max_ms=settings.receipt_retry_max_ms,
-            retry_for_seconds=settings.receipt_retry_for_seconds,
+        PosterConfig.from_settings(
+            settings, name="email", headers={"Authorization": f"Bearer {settings.receipt_token}"}
         )
     )
 

@@ -14,17 +14,7 @@ PendingReceipt = Webhook  # key: the notification id
 def receipt_poster(settings: SimulatorSettings) -> WebhookPoster:
     auth = aiohttp.BasicAuth(settings.receipt_username, settings.receipt_password).encode()
     return WebhookPoster(
-        PosterConfig(
-            url=settings.receipt_url,
-            name="sms",
-            key_field="notification_id",
-            headers={"Authorization": auth},
-            workers=settings.receipt_workers,
-            delay_ms=settings.receipt_delay_ms,
-            timeout_ms=settings.receipt_timeout_ms,
-            retry_initial_ms=settings.receipt_retry_initial_ms,
-            retry_max_ms=settings.receipt_retry_max_ms,
-            retry_for_seconds=settings.receipt_retry_for_seconds,
-            seed=settings.seed,
+        PosterConfig.from_settings(
+            settings, name="sms", key_field="notification_id", headers={"Authorization": auth}
         )
     )
