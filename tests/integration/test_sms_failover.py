@@ -25,6 +25,9 @@ TUNED = {
     "SMS_ERROR_THRESHOLD": "5",  # more than 5 failed sends within a minute ...
     "SMS_ERROR_GUARD_SECONDS": "1",  # ... move 10 points, at most once a second
     "SMS_PRIORITY_REFRESH_SECONDS": "0.5",
+    # Retries as many as production has (the test stack keeps 3, so that running out takes seconds): a text that
+    # kept drawing mmg while its share was still falling must live long enough to be retried through firetext.
+    "DELIVERY_RETRY_DELAYS": "1x20",
 }
 SIMS = ("sms-sim-mmg", "sms-sim-firetext")
 
