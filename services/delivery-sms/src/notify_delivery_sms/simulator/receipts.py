@@ -12,7 +12,7 @@ PendingReceipt = Webhook  # key: the notification id
 
 
 def receipt_poster(settings: SimulatorSettings) -> WebhookPoster:
-    auth = aiohttp.BasicAuth(settings.receipt_username, settings.receipt_password).encode()
+    auth = aiohttp.encode_basic_auth(settings.receipt_username, settings.receipt_password)
     return WebhookPoster(
         PosterConfig.from_settings(
             settings, name="sms", key_field="notification_id", headers={"Authorization": auth}
