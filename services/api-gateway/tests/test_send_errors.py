@@ -969,3 +969,37 @@ def test_201_bodies_are_the_exact_json_built_by_the_send_path(gw: Gateway) -> No
     r = gw.post("letter", letter())
     assert r.status_code == 201
     assert r.json()["content"] == {"body": "Hi Ada", "subject": "About Ada"}
+
+
+def test_a_sender_added_a_moment_ago_is_found_by_reading_the_service_again(gw: Gateway) -> None:
+    new_sender = str(uuid.uuid4())
+    new_reply_to = str(uuid.uuid4())
+    # The cached record predates both; the service as notifications has it now knows them.
+    gw.ctx.notifications.services[SERVICE_ID] = make_service(
+        sms_senders=[{"id": new_sender, "sms_sender": "NEWSENDER", "is_default": False, "archived": False}],
+        email_reply_to=[
+            {
+                "id": new_reply_to,
+                "email_address": "new@example.gov.uk",
+                "is_default": False,
+                "archived": False,
+            }
+        ],
+    )
+    assert gw.post("sms", sms(sms_sender_id=new_sender)).status_code == 201
+    assert gw.post("email", email(email_reply_to_id=new_reply_to)).status_code == 201
+    sent_sms, sent_email = [e.payload for e in gw.ctx.broker.published]
+    assert sent_sms.sender == "NEWSENDER"
+    assert sent_email.sender == "new@example.gov.uk"
+
+
+def test_an_unknown_sender_is_still_refused_after_the_fresh_read(gw: Gateway) -> None:
+    gw.ctx.notifications.services[SERVICE_ID] = make_service()
+    unknown = str(uuid.uuid4())
+    r = gw.post("sms", sms(sms_sender_id=unknown))
+    assert_error(
+        r,
+        400,
+        "BadRequestError",
+        f"sms_sender_id {unknown} does not exist in database for service id {SERVICE_ID}",
+    )
