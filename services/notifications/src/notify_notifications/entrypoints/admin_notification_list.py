@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from notify_content.errors import ContentError
 from notify_content.recipients import validate_phone_number
+from notify_contracts.events import NotificationStatus
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
@@ -27,24 +28,7 @@ MAX_PAGE_SIZE = 500
 RETENTION_DAYS = 7
 SEARCH_RESULTS = 50
 CHANNELS = ("sms", "email", "letter")
-STATUSES = frozenset(
-    {
-        "created",
-        "sending",
-        "pending",
-        "sent",
-        "delivered",
-        "failed",
-        "technical-failure",
-        "temporary-failure",
-        "permanent-failure",
-        "pending-virus-check",
-        "validation-failed",
-        "virus-scan-failed",
-        "returned-letter",
-        "cancelled",
-    }
-)
+STATUSES = frozenset(get_args(NotificationStatus))  # every status a notification can have
 EXPANSIONS = {
     "failed": (
         "failed",
