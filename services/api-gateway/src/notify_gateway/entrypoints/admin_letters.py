@@ -20,23 +20,13 @@ from ..auth import AuthError
 from ..domain.errors import V2Error
 from ..domain.sending import prepare_precompiled_letter
 from .admin_proxy import admin_auth_error, check_admin
-from .admin_send import ONE_OFF_KEY
+from .admin_send import ONE_OFF_KEY, Refused, admin_error, service_and_member
 from .deps import Caller, get_context
 from .v2_notifications import accept, check_limits
 
 router = APIRouter(include_in_schema=False)
 POSTAGE = ("first", "second", "economy", "europe", "rest-of-world")
 REQUIRED = ("filename", "file_id", "postage", "recipient_address", "created_by")
-
-
-class Refused(Exception):
-    def __init__(self, status: int, message: Any) -> None:
-        self.status = status
-        self.message = message
-
-
-def _error(status: int, message: Any) -> JSONResponse:
-    return JSONResponse({"result": "error", "message": message}, status_code=status)
 
 
 def _uuid(field: str, value: Any) -> uuid.UUID:
@@ -67,21 +57,6 @@ def _line_order(key: str) -> tuple[int, str]:
     return (int(digits) if digits else 99, key)
 
 
-async def _service_and_member(request: Request, ctx: Any, service_id: str, created_by: Any) -> dict[str, Any]:
-    sid = _uuid("service_id", service_id)
-    service = await ctx.notifications.service(sid, fresh=True)
-    if service is None:
-        raise Refused(404, "No result found")
-    if created_by is not None:
-        member = next((m for m in service["team_members"] if m.get("id") == str(created_by)), None)
-        if member is None:
-            raise Refused(
-                400,
-                f'Can’t create notification - {created_by} is not part of the "{service["name"]}" service',
-            )
-    return service  # type: ignore[no-any-return]
-
-
 @router.put("/service/{service_id}/letter-upload/{file_id}", status_code=201)
 async def upload_letter(service_id: str, file_id: str, request: Request) -> JSONResponse:
     """The PDF's bytes as the body (``application/pdf``)."""
@@ -92,17 +67,17 @@ async def upload_letter(service_id: str, file_id: str, request: Request) -> JSON
         return admin_auth_error(exc)
     try:
         fid = _uuid("file_id", file_id)
-        service = await _service_and_member(request, ctx, service_id, None)
+        service = await service_and_member(ctx, _uuid("service_id", service_id), None)
         pdf = await request.body()
         if not pdf.startswith(b"%PDF"):
             raise Refused(400, {"file": ["Not a PDF"]})
         await ctx.letters.upload_pdf(uuid.UUID(service["id"]), fid, pdf)
     except Refused as exc:
-        return _error(exc.status, exc.message)
+        return admin_error(exc.status, exc.message)
     except PdfTooLarge:
-        return _error(413, "Letter content is too large")
+        return admin_error(413, "Letter content is too large")
     except InternalUnavailable:
-        return _error(
+        return admin_error(
             400, {"file_id": ["A different file is already stored with this id, or it cannot be stored"]}
         )
     return JSONResponse({"id": str(fid)}, status_code=201)
@@ -130,7 +105,7 @@ async def send_pdf_letter(service_id: str, request: Request) -> JSONResponse:
         fid = _uuid("file_id", data["file_id"])
         created_by = _uuid("created_by", data["created_by"])
         lines = address_lines(data["recipient_address"])
-        service = await _service_and_member(request, ctx, service_id, created_by)
+        service = await service_and_member(ctx, _uuid("service_id", service_id), created_by)
         sid = uuid.UUID(service["id"])
         if "letter" not in service["permissions"]:
             raise Refused(400, "Service is not allowed to send letters")
@@ -160,9 +135,9 @@ async def send_pdf_letter(service_id: str, request: Request) -> JSONResponse:
         )
         await accept(ctx, caller, type(accepted)(event, accepted.response, accepted.smoke_test))
     except Refused as exc:
-        return _error(exc.status, exc.message)
+        return admin_error(exc.status, exc.message)
     except V2Error as exc:
-        return _error(exc.status_code, exc.messages[0] if len(exc.messages) == 1 else exc.messages)
+        return admin_error(exc.status_code, exc.messages[0] if len(exc.messages) == 1 else exc.messages)
     except InternalUnavailable:
-        return _error(503, "Service temporarily unavailable")
+        return admin_error(503, "Service temporarily unavailable")
     return JSONResponse({"id": str(fid)}, status_code=201)

@@ -28,8 +28,33 @@ SENDER_FIELD = {"sms": "sms_sender_id", "email": "email_reply_to_id"}
 SENDER_MISSING = {"sms": "SMS sender not found", "email": "Reply to email address not found"}
 
 
-def _error(status: int, message: Any) -> JSONResponse:
+class Refused(Exception):
+    """An admin request refused with ``message`` (text or ``{field: [messages]}``) in the admin error envelope."""
+
+    def __init__(self, status: int, message: Any) -> None:
+        self.status = status
+        self.message = message
+
+
+def admin_error(status: int, message: Any) -> JSONResponse:
     return JSONResponse({"result": "error", "message": message}, status_code=status)
+
+
+async def service_and_member(
+    ctx: Any, service_id: uuid.UUID, created_by: Any, *, active: bool = False
+) -> dict[str, Any]:
+    """The service, read fresh (404 if unknown; 403 if ``active`` is asked and it is not), with ``created_by``
+    (if given) one of its team members (400 otherwise)."""
+    service = await ctx.notifications.service(service_id, fresh=True)
+    if service is None:
+        raise Refused(404, "No result found")
+    if active and not service["active"]:
+        raise Refused(403, "Service is not active")
+    if created_by is not None and not any(m.get("id") == str(created_by) for m in service["team_members"]):
+        raise Refused(
+            400, f'Can’t create notification - {created_by} is not part of the "{service["name"]}" service'
+        )
+    return service  # type: ignore[no-any-return]
 
 
 def _body(raw: bytes) -> dict[str, Any]:
@@ -41,22 +66,16 @@ def _body(raw: bytes) -> dict[str, Any]:
         raise V2Error(400, "BadRequestError", "Invalid JSON supplied in POST data")
     missing = [f for f in ("template_id", "to", "created_by") if not data.get(f)]
     if missing:
-        raise _Refused(400, {f: ["Missing data for required field."] for f in missing})
+        raise Refused(400, {f: ["Missing data for required field."] for f in missing})
     for field in ("template_id", "created_by", "sender_id"):
         if data.get(field) is not None:
             try:
                 uuid.UUID(str(data[field]))
             except ValueError as exc:
-                raise _Refused(400, {field: ["Not a valid UUID."]}) from exc
+                raise Refused(400, {field: ["Not a valid UUID."]}) from exc
     if not isinstance(data.get("personalisation") or {}, dict):
-        raise _Refused(400, {"personalisation": ["Not a valid mapping type."]})
+        raise Refused(400, {"personalisation": ["Not a valid mapping type."]})
     return data
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: Any) -> None:
-        self.status = status
-        self.message = message
 
 
 def _v2_body(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -83,20 +102,10 @@ async def send_one_off(service_id: str, request: Request) -> JSONResponse:
     try:
         sid = uuid.UUID(service_id)
         data = _body(await request.body())
-        service = await ctx.notifications.service(sid, fresh=True)
-        if service is None:
-            return _error(404, "No result found")
-        if not service["active"]:
-            return _error(403, "Service is not active")
-        member = next((m for m in service["team_members"] if m.get("id") == str(data["created_by"])), None)
-        if member is None:
-            return _error(
-                400,
-                f'Can’t create notification - {data["created_by"]} is not part of the "{service["name"]}" service',
-            )
+        service = await service_and_member(ctx, sid, data["created_by"], active=True)
         template = await ctx.notifications.template(sid, uuid.UUID(str(data["template_id"])))
         if template is None or template.get("hidden"):
-            return _error(404, "No result found")
+            return admin_error(404, "No result found")
         kind = template["template_type"]
         caller = Caller(service=service, key=ONE_OFF_KEY)
         await check_limits(ctx, caller, kind)
@@ -129,13 +138,13 @@ async def send_one_off(service_id: str, request: Request) -> JSONResponse:
         event = accepted.event.model_copy(update={"created_by_id": uuid.UUID(str(data["created_by"]))})
         accepted = type(accepted)(event, accepted.response, accepted.smoke_test)
         await accept(ctx, caller, accepted)
-    except _Refused as exc:
-        return _error(exc.status, exc.message)
+    except Refused as exc:
+        return admin_error(exc.status, exc.message)
     except V2Error as exc:
         # Admin routes answer errors in the admin envelope (admin-api.md §3), whatever raised them.
-        return _error(exc.status_code, exc.messages[0] if len(exc.messages) == 1 else exc.messages)
+        return admin_error(exc.status_code, exc.messages[0] if len(exc.messages) == 1 else exc.messages)
     except InternalUnavailable:
-        return _error(503, "Service temporarily unavailable")
+        return admin_error(503, "Service temporarily unavailable")
     except ValueError:
-        return _error(404, "No result found")
+        return admin_error(404, "No result found")
     return JSONResponse({"id": str(event.notification_id)}, status_code=201)
