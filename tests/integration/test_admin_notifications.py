@@ -102,3 +102,42 @@ def test_one_off_send_and_the_notification_list(stack: RunningStack, demo: dict[
         )
     assert unknown.value.status_code == 404
     admin.close()
+
+
+def test_one_off_send_refusals(stack: RunningStack, demo: dict[str, Any]) -> None:
+    admin = AdminClient(stack.base_url, stack.admin_secret)
+    sid = demo["service_id"]
+    owner = admin.get(f"/service/{sid}")["data"]["created_by"]
+
+    def send(service_id: str, created_by: str) -> AdminApiError:
+        body = {
+            "template_id": demo["templates"]["sms"],
+            "to": "07700 900123",
+            "personalisation": {"name": "Ada", "reference": "R"},
+            "created_by": created_by,
+        }
+        with pytest.raises(AdminApiError) as refused:
+            admin.post(f"/service/{service_id}/send-notification", body)
+        return refused.value
+
+    unknown = send(str(uuid.uuid4()), owner)
+    assert (unknown.status_code, unknown.body["message"]) == (404, "No result found")
+    stranger = str(uuid.uuid4())
+    outsider = send(sid, stranger)
+    name = admin.get(f"/service/{sid}")["data"]["name"]
+    assert (outsider.status_code, outsider.body["message"]) == (
+        400,
+        f'Can’t create notification - {stranger} is not part of the "{name}" service',
+    )
+    archived = admin.post(
+        "/service",
+        {
+            "name": f"Archived {secrets.token_hex(4)}",
+            "user_id": owner,
+            "created_by": owner,
+            "restricted": False,
+        },
+    )["data"]["id"]
+    admin.post(f"/service/{archived}/archive")
+    inactive = send(archived, owner)
+    assert (inactive.status_code, inactive.body["message"]) == (403, "Service is not active")
