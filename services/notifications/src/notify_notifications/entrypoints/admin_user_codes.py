@@ -5,6 +5,7 @@ expiring after 30 minutes. Codes and recipients are never logged."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
@@ -81,30 +82,41 @@ def _store_and_send(
     publish(conn, request)
 
 
-@router.post("/user/{user_id}/sms-code", status_code=204)
-async def send_sms_code(user_id: uuid.UUID, body: SmsCode, ctx: Ctx) -> Response:
-    platform = platform_service.for_settings(ctx.settings)
-    code = new_sms_code()
+async def _send_code(
+    ctx: Ctx, user_id: uuid.UUID, kind: Literal["sms", "email"], code: str, build: Callable[[Any], Any]
+) -> Response:
+    """Send ``code`` to the user through the platform's own service (``build(user)`` makes the message), unless
+    the user already has too many codes out; answered 204 either way, as Notify does."""
 
     def send(conn: Connection) -> bool:
-        user = _load_user(conn, user_id)
-        to = body.to or user.mobile_number
-        if not to:
-            raise AdminError(400, {"to": ["The user has no mobile number and none was given"]})
-        try:
-            request = platform_service.message(platform, "sms", to, {"verify_code": code})
-        except ContentError as exc:
-            raise AdminError(400, {"to": [f"Invalid phone number: {exc.message}"]}) from exc
+        request = build(_load_user(conn, user_id))
         now = datetime.now(UTC)
-        if _too_many(conn, user_id, "sms", now):
+        if _too_many(conn, user_id, kind, now):
             return False
         _store_and_send(conn, ctx, user_id, code, request, now)
         return True
 
     sent = await ctx.db.transaction(send)
     ctx.published()
-    log.info("user.verify_code.sms", user_id=str(user_id), sent=sent)
+    log.info(f"user.verify_code.{kind}", user_id=str(user_id), sent=sent)
     return Response(status_code=204)
+
+
+@router.post("/user/{user_id}/sms-code", status_code=204)
+async def send_sms_code(user_id: uuid.UUID, body: SmsCode, ctx: Ctx) -> Response:
+    platform = platform_service.for_settings(ctx.settings)
+    code = new_sms_code()
+
+    def build(user: Any) -> Any:
+        to = body.to or user.mobile_number
+        if not to:
+            raise AdminError(400, {"to": ["The user has no mobile number and none was given"]})
+        try:
+            return platform_service.message(platform, "sms", to, {"verify_code": code})
+        except ContentError as exc:
+            raise AdminError(400, {"to": [f"Invalid phone number: {exc.message}"]}) from exc
+
+    return await _send_code(ctx, user_id, "sms", code, build)
 
 
 @router.post("/user/{user_id}/email-code", status_code=204)
@@ -114,24 +126,15 @@ async def send_email_code(user_id: uuid.UUID, body: EmailCode, ctx: Ctx) -> Resp
     host = (body.email_auth_link_host or ctx.settings.admin_base_url).rstrip("/")
     url = f"{host}/email-auth/{code}" + (f"?next={quote(body.next, safe='')}" if body.next else "")
 
-    def send(conn: Connection) -> bool:
-        user = _load_user(conn, user_id)
+    def build(user: Any) -> Any:
         try:
-            request = platform_service.message(
+            return platform_service.message(
                 platform, "email", body.to or user.email_address, {"name": user.name, "url": url}
             )
         except ContentError as exc:
             raise AdminError(400, {"to": ["Not a valid email address"]}) from exc
-        now = datetime.now(UTC)
-        if _too_many(conn, user_id, "email", now):
-            return False
-        _store_and_send(conn, ctx, user_id, code, request, now)
-        return True
 
-    sent = await ctx.db.transaction(send)
-    ctx.published()
-    log.info("user.verify_code.email", user_id=str(user_id), sent=sent)
-    return Response(status_code=204)
+    return await _send_code(ctx, user_id, "email", code, build)
 
 
 @router.post("/user/{user_id}/verify/code", status_code=204)
