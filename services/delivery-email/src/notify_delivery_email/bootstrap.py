@@ -53,15 +53,11 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
         runtime.on_stop(mailer.aclose)
         sender = EmailSender(db, mailer, concurrency=settings.send_concurrency)
 
-        async def on_requested(batch):  # type: ignore[no-untyped-def]
-            if await sender.handle(batch):
-                relay.wake()
-
         runtime.subscribe(
             Subscription(
                 queue="delivery-email.requested",
                 patterns=QUEUES["delivery-email.requested"],
-                handler=on_requested,
+                handler=sender.handle,
                 batch_size=100,
                 batch_wait=0.02,
                 concurrency=2,

@@ -76,10 +76,6 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
             concurrency=settings.letter_render_concurrency,
         )
 
-        async def on_requested(batch):  # type: ignore[no-untyped-def]
-            if await preparer.handle(batch):
-                relay.wake()
-
         async def on_cancelled(batch):  # type: ignore[no-untyped-def]
             await handle_cancellations(db, batch)
 
@@ -87,7 +83,7 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
             Subscription(
                 queue="delivery-letter.requested",
                 patterns=QUEUES["delivery-letter.requested"],
-                handler=on_requested,
+                handler=preparer.handle,
                 # Two batches in flight: one rendering in the pool while the other is recorded. 50 letters a batch
                 # keep the per-batch costs (ledger claim, one transaction, a chunk per render worker) small per
                 # letter; a quiet queue still hands a letter over within batch_wait.

@@ -63,15 +63,11 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
             db, pool, concurrency=settings.send_concurrency, on_provider_error=failover.record_failure
         )
 
-        async def on_requested(batch):  # type: ignore[no-untyped-def]
-            if await sender.handle(batch):
-                relay.wake()
-
         runtime.subscribe(
             Subscription(
                 queue="delivery-sms.requested",
                 patterns=QUEUES["delivery-sms.requested"],
-                handler=on_requested,
+                handler=sender.handle,
                 batch_size=100,
                 batch_wait=0.02,
                 concurrency=2,

@@ -53,15 +53,12 @@ def subscriptions(runtime: Runtime, settings: Settings) -> list[Subscription]:
     db = runtime.db
     assert db is not None
 
-    async def on_requested(batch: Sequence[Envelope[Any]]) -> None:
-        stored = await db.transaction(lambda conn: ingest(conn, batch, email_domain=settings.email_domain))
-        if stored and runtime.relay is not None:
-            runtime.relay.wake()
+    # Each returns what it wrote; Runtime.subscribe wakes the outbox relay when that is anything.
+    async def on_requested(batch: Sequence[Envelope[Any]]) -> Any:
+        return await db.transaction(lambda conn: ingest(conn, batch, email_domain=settings.email_domain))
 
-    async def on_status(batch: Sequence[Envelope[Any]]) -> None:
-        changed = await db.transaction(lambda conn: apply_reports(conn, batch))
-        if changed and runtime.relay is not None:
-            runtime.relay.wake()
+    async def on_status(batch: Sequence[Envelope[Any]]) -> Any:
+        return await db.transaction(lambda conn: apply_reports(conn, batch))
 
     return [
         Subscription(

@@ -31,7 +31,8 @@ from .metrics import MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED, MESSAGES_RETRIED
 
 log = get_logger(__name__)
 
-BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[None]]
+# Returns anything; a truthy value means it wrote events to the outbox (see ``Runtime.subscribe``).
+BatchHandler = Callable[[Sequence[Envelope[Any]]], Awaitable[Any]]
 
 QUORUM = {"x-queue-type": "quorum"}
 DEFAULT_RETRY_DELAYS = (1, 5, 30, 120, 600)

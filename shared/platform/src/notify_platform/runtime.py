@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -86,7 +87,17 @@ class Runtime:
         return self.relay
 
     def subscribe(self, sub: Subscription) -> None:
-        self.subscriptions.append(sub)
+        """Consume ``sub``. A handler that returns a truthy value (it wrote events to this process's outbox) wakes
+        the outbox relay at once, so those events go out without waiting for its next poll."""
+        handler = sub.handler
+
+        async def handle_and_wake(batch: Any) -> Any:
+            written = await handler(batch)
+            if written and self.relay is not None:
+                self.relay.wake()
+            return written
+
+        self.subscriptions.append(dataclasses.replace(sub, handler=handle_and_wake))
 
     def background(self, loop: Callable[[], Awaitable[None]]) -> None:
         self._background.append(loop)
