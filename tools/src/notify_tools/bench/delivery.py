@@ -191,9 +191,10 @@ class Result:
     cpu_ms_per_message: dict[str, float]
 
 
-def _wait_handed_over(stack: RunningStack, channel: Channel, n: int, timeout: float) -> list[datetime]:
-    url = stack.env["POSTGRES_URL"].rsplit("/", 1)[0] + f"/{stack.env['DATABASE_PREFIX']}{channel.database}"
-    engine = create_engine(url)
+def _wait_handed_over(
+    stack: RunningStack, database_url: str, channel: Channel, n: int, timeout: float
+) -> list[datetime]:
+    engine = create_engine(database_url)
     query = channel.handed_over_sql or f"SELECT sent_at FROM {channel.ledger} WHERE state = 'sent'"  # noqa: S608
     deadline = time.monotonic() + timeout
     try:
@@ -243,7 +244,9 @@ def run_channel(infra: Infra, log_dir: Path, channel: Channel, n: int, extra_env
         stack.wait_ready(names)
         pids = {name: child.pid for name, (_, child) in stack.procs.items()}
         before = cpu.snapshot(pids)
-        times = _wait_handed_over(stack, channel, n, timeout=max(120.0, n / 50))
+        times = _wait_handed_over(
+            stack, infra.database_url(channel.database), channel, n, timeout=max(120.0, n / 50)
+        )
         cpu_spent = cpu.spent(before, cpu.snapshot(pids))
         series = _per_second(times)
         elapsed = max((max(times) - min(times)).total_seconds(), 1e-3)
