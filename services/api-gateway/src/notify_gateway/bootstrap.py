@@ -15,7 +15,7 @@ from .adapters.admin_cache import AdminCache
 from .adapters.documents_client import HttpDocumentStore
 from .adapters.internal_client import NotificationsClient
 from .adapters.letters_client import LettersClient
-from .daily_limits import DailyLimits
+from notify_platform.daily_limits import DailyLimits
 from .entrypoints import (
     admin_letters,
     admin_proxy,

@@ -12,7 +12,7 @@ from notify_platform.broker import Broker
 
 from ..adapters.internal_client import InternalUnavailable, NotificationsClient
 from ..auth import ApiKeyRecord, AuthError, ServiceAuthRecord, authenticate_api_key
-from ..daily_limits import DailyLimits
+from notify_platform.daily_limits import DailyLimits
 from ..domain.errors import V2Error, unavailable
 from ..ratelimit import RateLimiter
 from ..settings import Settings

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import redis.asyncio as aioredis
-from notify_gateway.daily_limits import (
+from notify_platform.daily_limits import (
     COUNTER_TTL_SECONDS,
     DailyLimitExceeded,
     DailyLimits,
@@ -476,3 +476,16 @@ async def test_pool_exhaustion_fails_open_without_backing_off():
     state["exhausted"] = False
     with pytest.raises(DailyLimitExceeded):
         await limits.reserve(SERVICE, "sms", 3)  # Redis consulted again at once
+
+
+async def test_a_job_reserves_all_its_rows_at_once_or_none(limits):
+    await limits.reserve(SERVICE, "sms", 100, amount=60)
+    assert await limits.count(SERVICE, "sms") == 60
+    with pytest.raises(DailyLimitExceeded) as refused:
+        await limits.reserve(SERVICE, "sms", 100, amount=41)
+    assert refused.value.message == "Exceeded send limits (sms: 100) for today"
+    assert await limits.count(SERVICE, "sms") == 60  # nothing taken by the refused job
+    token = await limits.reserve(SERVICE, "sms", 100, amount=40)
+    assert await limits.count(SERVICE, "sms") == 100
+    await limits.release(token)
+    assert await limits.count(SERVICE, "sms") == 60

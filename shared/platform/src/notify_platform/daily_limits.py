@@ -1,4 +1,4 @@
-"""Daily sending limits (behaviour.md §4.2): one Redis counter per service, channel and UTC calendar date.
+"""Daily sending limits (behaviour.md §4.2), shared by the gateway (one send) and jobs (a whole CSV job): one Redis counter per service, channel and UTC calendar date.
 
 Channels ("kinds") are ``sms``, ``email``, ``letter`` and ``international_sms``; the last is a sub-limit: an
 international text counts against both ``sms`` and ``international_sms``. A counter is created with a 24-hour
@@ -76,20 +76,21 @@ COUNTER_TTL_SECONDS = 24 * 60 * 60
 
 _log = structlog.get_logger(__name__)
 
-# KEYS: counters in check order. ARGV[1]: ttl (s); ARGV[1 + i]: the limit for KEYS[i].
+# KEYS: counters in check order. ARGV[1]: ttl (s); ARGV[2]: how many slots; ARGV[2 + i]: the limit for KEYS[i].
 # Returns {1} when every counter was incremented, {0, i, count} when KEYS[i] is full (nothing incremented).
 _RESERVE = """
 local ttl = tonumber(ARGV[1])
+local amount = tonumber(ARGV[2])
 for i = 1, #KEYS do
-  local limit = tonumber(ARGV[i + 1])
+  local limit = tonumber(ARGV[i + 2])
   local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if count + 1 > limit then
+  if count + amount > limit then
     return {0, i, count}
   end
 end
 for i = 1, #KEYS do
-  local value = redis.call('INCR', KEYS[i])
-  if value == 1 or redis.call('TTL', KEYS[i]) < 0 then
+  local value = redis.call('INCRBY', KEYS[i], amount)
+  if value == amount or redis.call('TTL', KEYS[i]) < 0 then
     redis.call('EXPIRE', KEYS[i], ttl)
   end
 end
@@ -108,13 +109,14 @@ end
 return 1
 """
 
-# KEYS: counters. Decrement each one that exists and is positive (never creates a key, never goes below zero,
-# keeps the key's expiry).
+# KEYS: counters. ARGV[1]: how many slots. Decrement each one that exists by at most its value (never creates a
+# key, never goes below zero, keeps the key's expiry).
 _RELEASE = """
+local amount = tonumber(ARGV[1])
 for i = 1, #KEYS do
   local value = tonumber(redis.call('GET', KEYS[i]))
   if value ~= nil and value > 0 then
-    redis.call('DECR', KEYS[i])
+    redis.call('DECRBY', KEYS[i], math.min(value, amount))
   end
 end
 return 1
@@ -160,6 +162,7 @@ class Reservation:
     kinds: tuple[str, ...]
     keys: tuple[str, ...]
     counted: bool
+    amount: int = 1
     released: bool = field(default=False, compare=False)
 
 
@@ -221,9 +224,16 @@ class DailyLimits:
     # -- atomic gate used at acceptance time ------------------------------------------------------------------
 
     async def reserve(
-        self, service_id: uuid.UUID, channel: str, limit: int, *, international_limit: int | None = None
+        self,
+        service_id: uuid.UUID,
+        channel: str,
+        limit: int,
+        *,
+        international_limit: int | None = None,
+        amount: int = 1,
     ) -> Reservation:
-        """Atomically take one slot of today's ``channel`` counter, or raise :class:`DailyLimitExceeded`.
+        """Atomically take ``amount`` slots (one per notification; a CSV job takes all its rows at once) of
+        today's ``channel`` counter, or raise :class:`DailyLimitExceeded` and take none.
 
         For an international text pass ``channel="sms"`` and ``international_limit``: both the ``sms`` and the
         ``international_sms`` counters are checked and incremented together (all or nothing; ``sms`` is
@@ -242,20 +252,20 @@ class DailyLimits:
             self._script,
             _RESERVE,
             keys,
-            [COUNTER_TTL_SECONDS, *limits],
+            [COUNTER_TTL_SECONDS, amount, *limits],
             op="reserve",
             service_id=service_id,
             kind=channel,
         )
         if result is _FAILED:  # counts read as zero, as in check()
             for kind, kind_limit in zip(kinds, limits, strict=True):
-                if 1 > kind_limit:
+                if amount > kind_limit:
                     raise DailyLimitExceeded(kind, kind_limit)
-            return Reservation(service_id, day, tuple(kinds), tuple(keys), counted=False)
+            return Reservation(service_id, day, tuple(kinds), tuple(keys), counted=False, amount=amount)
         if int(result[0]) != 1:  # type: ignore[index]
             index = int(result[1]) - 1  # type: ignore[index]
             raise DailyLimitExceeded(kinds[index], limits[index])
-        return Reservation(service_id, day, tuple(kinds), tuple(keys), counted=True)
+        return Reservation(service_id, day, tuple(kinds), tuple(keys), counted=True, amount=amount)
 
     async def release(self, token: Reservation) -> None:
         """Give back a reservation whose notification was not accepted (e.g. the publish failed). Idempotent."""
@@ -267,7 +277,7 @@ class DailyLimits:
             self._script,
             _RELEASE,
             list(token.keys),
-            [],
+            [token.amount],
             op="release",
             service_id=token.service_id,
             kind=token.kinds[0],
