@@ -132,3 +132,30 @@ def test_one_notification_and_cancelling_a_letter(admin: TestClient, admin_db: D
         assert cancelled.json()["status"] == "cancelled"
     else:
         assert "too late" in cancelled.json()["message"]
+
+
+def test_a_jobs_notifications_in_row_order_with_total_and_count(
+    admin: TestClient, admin_db: Database
+) -> None:
+    sid = new_service(admin)["id"]
+    job = uuid.uuid4()
+    by_row = {}
+    for row in (2, 0, 3, 1):  # stored out of row order
+        by_row[row] = _store(
+            admin_db, sid, 1, job_id=job, job_row_number=row, status="delivered" if row else "sending"
+        )[0]
+    _store(admin_db, sid, 2)  # not from the job
+    base = f"/internal/services/{sid}/jobs/{job}"
+
+    listed = admin.get(f"{base}/notifications").json()
+    assert [n["id"] for n in listed["notifications"]] == [by_row[r] for r in range(4)]
+    assert listed["total"] == 4 and listed["page_size"] == 50
+    second = admin.get(f"{base}/notifications", params={"page": 2, "page_size": 3}).json()
+    assert [n["id"] for n in second["notifications"]] == [by_row[3]] and second["total"] == 4
+    sending = admin.get(f"{base}/notifications", params={"status": "sending"}).json()
+    assert [n["id"] for n in sending["notifications"]] == [by_row[0]] and sending["total"] == 1
+    assert admin.get(f"{base}/count").json() == {"count": 4}
+    assert admin.get(f"/internal/services/{sid}/jobs/{uuid.uuid4()}/count").json() == {"count": 0}
+    assert error(admin.get(f"{base}/notifications", params={"page": 0}), 400) == {
+        "page": ["Not a positive integer"]
+    }

@@ -303,7 +303,7 @@ notifications = Table(
     Column("updated_at", DateTime(timezone=True), nullable=True),
     Column("provider_reference", String(255), nullable=True),
     Index("ix_notifications_service_key_created", "service_id", "key_type", "created_at"),
-    Index("ix_notifications_job_id", "job_id"),
+    Index("ix_notifications_job_row", "job_id", "job_row_number"),
     Index("ix_notifications_service_reference", "service_id", "client_reference"),
     # The stuck-notification sweep reads only rows still in flight.
     Index(

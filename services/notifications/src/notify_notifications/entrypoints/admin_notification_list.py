@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from notify_content.errors import ContentError
 from notify_content.recipients import validate_phone_number
 from notify_contracts.events import NotificationStatus
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from ..adapters.tables import notifications, template_versions, templates, users
@@ -245,13 +245,7 @@ def find(conn: Connection, service_id: uuid.UUID, f: dict[str, Any]) -> dict[str
 
 @router.get("/service/{service_id}/notifications")
 async def list_notifications(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for key, value in request.query_params.multi_items():
-        if key in ("template_type", "status"):
-            params.setdefault(key, []).append(value)
-        else:
-            params.setdefault(key, value)
-    filters = _filters(params)
+    filters = _query_filters(request)
     return await ctx.db.transaction(lambda conn: find(conn, service_id, filters))
 
 
@@ -259,3 +253,51 @@ async def list_notifications(service_id: uuid.UUID, request: Request, ctx: Ctx) 
 async def search_notifications(service_id: uuid.UUID, body: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     filters = _filters(body)
     return await ctx.db.transaction(lambda conn: find(conn, service_id, filters))
+
+
+def find_for_job(
+    conn: Connection, service_id: uuid.UUID, job_id: uuid.UUID, f: dict[str, Any]
+) -> dict[str, Any]:
+    """One job's notifications in row order, with the total (admin-api.md §8.3; the jobs service pages them)."""
+    n = notifications
+    query = select(n).where(n.c.service_id == service_id, n.c.job_id == job_id)
+    if f["template_types"]:
+        query = query.where(n.c.notification_type.in_(f["template_types"]))
+    if f["statuses"]:
+        query = query.where(n.c.status.in_(f["statuses"]))
+    total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    size = f["page_size"]
+    rows = conn.execute(
+        query.order_by(n.c.job_row_number, n.c.id).offset((f["page"] - 1) * size).limit(size)
+    ).all()
+    return {"notifications": _enrich(conn, rows), "page_size": size, "total": total}
+
+
+def _query_filters(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if key in ("template_type", "status"):
+            params.setdefault(key, []).append(value)
+        else:
+            params.setdefault(key, value)
+    return _filters(params)
+
+
+@router.get("/internal/services/{service_id}/jobs/{job_id}/notifications")
+async def job_notifications(
+    service_id: uuid.UUID, job_id: uuid.UUID, request: Request, ctx: Ctx
+) -> dict[str, Any]:
+    filters = _query_filters(request)
+    return await ctx.db.transaction(lambda conn: find_for_job(conn, service_id, job_id, filters))
+
+
+@router.get("/internal/services/{service_id}/jobs/{job_id}/count")
+async def job_notification_count(service_id: uuid.UUID, job_id: uuid.UUID, ctx: Ctx) -> dict[str, int]:
+    """How many of the job's rows are stored: the jobs service's check that every row became a notification."""
+    n = notifications
+
+    def count(conn: Connection) -> int:
+        query = select(func.count()).where(n.c.service_id == service_id, n.c.job_id == job_id)
+        return int(conn.execute(query).scalar_one())
+
+    return {"count": await ctx.db.transaction(count)}
