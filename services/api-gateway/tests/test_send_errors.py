@@ -20,11 +20,11 @@ from notifications_python_client.authentication import create_jwt_token
 from notify_gateway.adapters.internal_client import InternalUnavailable
 from notify_gateway.adapters.letters_client import PdfTooLarge
 from notify_gateway.auth import ApiKeyRecord
-from notify_platform.daily_limits import DailyLimitExceeded, Reservation
 from notify_gateway.entrypoints import errors, v2_notifications, v2_reads
 from notify_gateway.entrypoints.deps import Caller, authenticated
 from notify_gateway.settings import Settings
 from notify_platform.broker import BrokerUnavailable
+from notify_platform.daily_limits import DailyLimitExceeded, Reservation
 
 SERVICE_ID = str(uuid.uuid4())
 SMS_TEMPLATE = str(uuid.uuid4())

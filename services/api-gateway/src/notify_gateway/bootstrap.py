@@ -9,13 +9,13 @@ import httpx
 from fastapi import FastAPI
 from notify_contracts import Envelope
 from notify_platform.consumer import Subscription
+from notify_platform.daily_limits import DailyLimits
 from notify_platform.runtime import Runtime, create_app
 
 from .adapters.admin_cache import AdminCache
 from .adapters.documents_client import HttpDocumentStore
 from .adapters.internal_client import NotificationsClient
 from .adapters.letters_client import LettersClient
-from notify_platform.daily_limits import DailyLimits
 from .entrypoints import (
     admin_letters,
     admin_proxy,

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from notify_platform.logging import get_logger
 from starlette.exceptions import HTTPException
+
+from notify_platform.logging import get_logger
 
 log = get_logger(__name__)
 

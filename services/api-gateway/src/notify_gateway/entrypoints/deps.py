@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from notify_platform.broker import Broker
+from notify_platform.daily_limits import DailyLimits
 
 from ..adapters.internal_client import InternalUnavailable, NotificationsClient
 from ..auth import ApiKeyRecord, AuthError, ServiceAuthRecord, authenticate_api_key
-from notify_platform.daily_limits import DailyLimits
 from ..domain.errors import V2Error, unavailable
 from ..ratelimit import RateLimiter
 from ..settings import Settings

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse, Response
 from notify_contracts import new_envelope
 from notify_platform.broker import BrokerUnavailable
+from notify_platform.daily_limits import DailyLimitExceeded, counts_towards_daily_limits
 from notify_platform.logging import current_correlation_id, get_logger
 
 from ..adapters.internal_client import InternalUnavailable
 from ..adapters.letters_client import PdfTooLarge
-from notify_platform.daily_limits import DailyLimitExceeded, counts_towards_daily_limits
 from ..domain.errors import V2Error, bad_request, not_found, unavailable, validation_error
 from ..domain.presenters import notification_body
 from ..domain.send_models import (
