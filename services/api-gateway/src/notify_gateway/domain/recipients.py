@@ -4,33 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from notify_content.errors import ContentError
-from notify_content.recipients import validate_email_address, validate_phone_number
+from notify_content.recipients.team import team_and_guest_list
 
 TEAM_KEY_MESSAGE = "Can’t send to this recipient using a team-only API key"
 TRIAL_MESSAGE = "Can’t send to this recipient when service is in trial mode – see https://www.notifications.service.gov.uk/trial-mode"
-
-
-def _normalised(kind: str, value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        if kind == "sms":
-            return validate_phone_number(value).normalised
-        return validate_email_address(value).normalised
-    except ContentError:
-        return None
 
 
 def allowed_recipients(service: dict[str, Any], kind: str) -> frozenset[str]:
     """Normalised numbers or addresses of the team and guest list, memoised on the cached service record."""
     cache_key = f"_allowed_{kind}"
     if cache_key not in service:
-        field = "mobile_number" if kind == "sms" else "email_address"
-        guest_type = "mobile" if kind == "sms" else "email"
-        values = [m.get(field) for m in service.get("team_members", [])]
-        values += [g["recipient"] for g in service.get("guest_list", []) if g["type"] == guest_type]
-        service[cache_key] = frozenset(v for v in (_normalised(kind, x) for x in values) if v)
+        service[cache_key] = team_and_guest_list(service, kind)
     return service[cache_key]  # type: ignore[no-any-return]
 
 
