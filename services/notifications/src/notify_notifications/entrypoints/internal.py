@@ -35,20 +35,25 @@ KEYS_RECOGNISED_AFTER_REVOCATION = timedelta(days=7)
 
 
 @router.get("/services/{service_id}/auth")
-async def service_for_auth(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
-    """Everything the gateway needs to authenticate and check a send, in one read."""
+async def service_for_auth(service_id: uuid.UUID, ctx: Ctx, keys: bool = True) -> dict[str, Any]:
+    """Everything the gateway needs to authenticate and check a send, in one read. ``keys=false`` leaves out the
+    API keys (jobs checks sends but never authenticates a caller, so it is never given key secrets)."""
     cutoff = datetime.now(UTC) - KEYS_RECOGNISED_AFTER_REVOCATION
 
     def fetch(conn: Connection) -> dict[str, Any]:
         service = conn.execute(select(services).where(services.c.id == service_id)).first()
         if service is None:
             raise not_found()
-        keys = conn.execute(
-            select(api_keys).where(
-                api_keys.c.service_id == service_id,
-                api_keys.c.expiry_date.is_(None) | (api_keys.c.expiry_date > cutoff),
-            )
-        ).all()
+        service_keys = (
+            conn.execute(
+                select(api_keys).where(
+                    api_keys.c.service_id == service_id,
+                    api_keys.c.expiry_date.is_(None) | (api_keys.c.expiry_date > cutoff),
+                )
+            ).all()
+            if keys
+            else []
+        )
         senders = conn.execute(select(sms_senders).where(sms_senders.c.service_id == service_id)).all()
         reply_to = conn.execute(select(email_reply_to).where(email_reply_to.c.service_id == service_id)).all()
         team = conn.execute(
@@ -80,7 +85,7 @@ async def service_for_auth(service_id: uuid.UUID, ctx: Ctx) -> dict[str, Any]:
                     "key_type": k.key_type,
                     "expiry_date": k.expiry_date.isoformat() if k.expiry_date else None,
                 }
-                for k in keys
+                for k in service_keys
             ],
             "sms_senders": [
                 {
