@@ -93,7 +93,15 @@ WORKLOADS: tuple[Workload, ...] = (
         hpa=True,
         image="notify-api-gateway",
     ),
-    _api("notifications", "notify_notifications", 6012, "NOTIFY_SECRET_KEYS", database="NOTIFICATIONS"),
+    # Jobs reads services, templates and users from notifications' internal API.
+    _api(
+        "notifications",
+        "notify_notifications",
+        6012,
+        "NOTIFY_SECRET_KEYS",
+        database="NOTIFICATIONS",
+        callers=("gateway-api", "jobs-api", "jobs-consumer"),
+    ),
     _consumer(
         "notifications",
         "notify_notifications",
@@ -103,6 +111,9 @@ WORKLOADS: tuple[Workload, ...] = (
         queues=("notifications.requested", "notifications.status-reported"),
     ),
     _api("jobs", "notify_jobs", 6013, database="JOBS"),
+    # The scheduler and job processing run here (any number of replicas: due jobs start once, each job is leased),
+    # with the consumer of status changes that keeps each job's statistics; REDIS_URL for the daily limits.
+    _consumer("jobs", "notify_jobs", 6013, "REDIS_URL", database="JOBS", queues=("jobs.status-changed",)),
     # Providers POST delivery receipts through the ingress (path /notifications/sms/<provider>).
     _api(
         "delivery-sms",

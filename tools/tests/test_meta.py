@@ -25,7 +25,6 @@ PACKAGES = [
 
 # Events published today whose consumers arrive with a later piece of work. Remove a line when its consumer lands.
 NOT_CONSUMED_YET = {
-    "notification.status_changed": "service callbacks and job progress consume it (callbacks, jobs issues)",
     "email.complaint_received": "complaint callbacks consume it (callbacks issue)",
 }
 

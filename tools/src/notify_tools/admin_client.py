@@ -55,5 +55,14 @@ class AdminClient:
             raise AdminApiError(response.status_code, body)
         return body
 
+    def upload(self, path: str, file_name: str, content: bytes, **fields: str) -> Any:
+        """A multipart upload (a spreadsheet for a job or a contact list): the file as ``file``, plus form fields."""
+        headers = {k: v for k, v in self._headers().items() if k != "Content-Type"}
+        response = self.http.post(path, files={"file": (file_name, content)}, data=fields, headers=headers)
+        body = response.json() if response.content else None
+        if response.status_code >= 400:
+            raise AdminApiError(response.status_code, body)
+        return body
+
     def close(self) -> None:
         self.http.close()

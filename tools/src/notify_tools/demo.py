@@ -68,7 +68,13 @@ def create_demo(base_url: str, admin_secret: str, *, suffix: str | None = None) 
             templates[kind] = admin.post(f"/service/{sid}/template", body)["data"]["id"]
     finally:
         admin.close()
-    return {"base_url": base_url, "service_id": sid, "api_keys": keys, "templates": templates}
+    return {
+        "base_url": base_url,
+        "service_id": sid,
+        "user_id": user["id"],
+        "api_keys": keys,
+        "templates": templates,
+    }
 
 
 def main() -> None:

@@ -109,7 +109,7 @@ def processes(ports: Ports = Ports(), python: str = sys.executable) -> list[Proc
         email_sink,
         print_sim,
         svc("notifications", "notify_notifications", "all", ports.notifications),
-        svc("jobs", "notify_jobs", "api", ports.jobs),
+        svc("jobs", "notify_jobs", "all", ports.jobs, NOTIFICATIONS_URL=internal["NOTIFICATIONS_URL"]),
         svc("delivery-sms", "notify_delivery_sms", "all", ports.delivery_sms, **providers),
         svc("delivery-email", "notify_delivery_email", "all", ports.delivery_email, **smtp),
         svc("delivery-letter", "notify_delivery_letter", "all", ports.delivery_letter, **printer),

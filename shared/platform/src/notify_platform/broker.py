@@ -115,6 +115,19 @@ class Broker:
                 f"publish of {routing_key} refused by broker: {type(confirmation).__name__}"
             )
 
+    async def queue_depth(self, queue: str) -> int | None:
+        """How many messages wait in ``queue`` (a passive declare on a channel of its own, so a missing queue,
+        which closes that channel, never touches the publishing one); None when it cannot be told."""
+        if self.connection is None or self.connection.is_closed:
+            return None
+        try:
+            async with self.connection.channel(publisher_confirms=False) as channel:
+                declared = await channel.declare_queue(queue, passive=True)
+                count = declared.declaration_result.message_count
+        except (aio_pika.exceptions.AMQPError, OSError, RuntimeError):
+            return None
+        return int(count) if count is not None else None
+
     async def ping(self) -> None:
         if not self.is_connected:
             raise BrokerUnavailable("broker connection is closed")
