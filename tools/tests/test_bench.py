@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from notify_tools.bench import cpu
 from notify_tools.bench.delivery import _per_second, start_as_deployed, sustained
-from notify_tools.bench.report import Row, Section, write
+from notify_tools.bench.report import Row, Section, table, write
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -101,3 +101,30 @@ def test_cpu_of_a_child_process_counts_for_its_parent() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_ceilings_are_met_at_or_below_them() -> None:
+    assert Row("checked", 7.1, "s", ceiling=10).verdict == "met"
+    assert Row("stored", 138, "s", ceiling=60).verdict == "NOT met"
+    assert "≤ 60" in table(Section("t", "i", [Row("stored", 138, "s", ceiling=60)]))
+
+
+def test_the_jobs_bench_file_is_valid_for_its_template(tmp_path: Path) -> None:
+    from notify_jobs.domain.rows import FileChecker, ServiceRules, TemplateInfo
+    from notify_jobs.domain.spreadsheet import read_rows
+    from notify_tools.bench.jobs import TEMPLATE, csv_bytes, peak_rss_mb
+
+    path = tmp_path / "bench.csv"
+    path.write_bytes(csv_bytes(500))
+    checker = FileChecker(
+        TemplateInfo(template_type="sms", content=TEMPLATE),
+        ServiceRules(
+            allow_international_sms=False,
+            allow_sms_to_uk_landlines=False,
+            allow_international_letters=False,
+            restricted=False,
+        ),
+    )
+    report = checker.feed(read_rows(path, "bench.csv"))
+    assert report.valid and report.notification_count == 500
+    assert 1 < peak_rss_mb(os.getpid()) < 10_000

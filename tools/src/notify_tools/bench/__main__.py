@@ -10,10 +10,10 @@ import tempfile
 from pathlib import Path
 
 from ..testing import isolated_infra
-from . import delivery
+from . import delivery, jobs
 from .report import Section, table, write
 
-SECTIONS = ("delivery",)
+SECTIONS = ("delivery", "jobs")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--channels", default="sms,email,letter", help="delivery channels to measure (default: all three)"
     )
+    parser.add_argument(
+        "--jobs-n", type=int, default=100_000, help="rows of the jobs section's CSV (100,000)"
+    )
+    parser.add_argument(
+        "--jobs-big-n",
+        type=int,
+        default=1_000_000,
+        help="rows of the big file (memory; 1,000,000; 0 skips it)",
+    )
     parser.add_argument("--report", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--logs", type=Path, default=None, help="keep the services' logs here")
     args = parser.parse_args(argv)
@@ -35,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         if "delivery" in chosen:
             channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
             sections.append(delivery.run(infra, log_dir, n=args.delivery_n, channels=channels))
+        if "jobs" in chosen:
+            sections.append(jobs.run(infra, log_dir, n=args.jobs_n, n_big=args.jobs_big_n))
     for section in sections:
         print(f"\n## {section.title}\n\n{table(section)}")
         for note in section.notes:

@@ -18,9 +18,12 @@ class Row:
     unit: str
     target: float | None = None  # the figure must be at least this
     note: str = ""
+    ceiling: float | None = None  # or at most this (times, memory)
 
     @property
     def verdict(self) -> str:
+        if self.ceiling is not None:
+            return "met" if self.figure <= self.ceiling else "NOT met"
         if self.target is None:
             return ""
         return "met" if self.figure >= self.target else "NOT met"
@@ -44,6 +47,8 @@ def table(section: Section) -> str:
     lines = ["| measure | figure | target | |", "|---|---:|---:|---|"]
     for row in section.rows:
         target = "" if row.target is None else f"≥ {_figure(row.target)} {row.unit}"
+        if row.ceiling is not None:
+            target = f"≤ {_figure(row.ceiling)} {row.unit}"
         figure = f"{_figure(row.figure)} {row.unit}"
         lines.append(f"| {row.name} | {figure} | {target} | {row.verdict} {row.note}".rstrip() + " |")
     return "\n".join(lines)
