@@ -423,3 +423,18 @@ def test_processing_refuses_a_file_whose_header_has_problems() -> None:
     assert [p.code for p in caught.value.problems] == ["missing_recipient_column"]
     with pytest.raises(JobFileInvalid):
         list(iter_prepared([], SMS, LIVE))
+
+
+@pytest.mark.parametrize("kind", ["sms", "email"])
+def test_a_contact_list_is_checked_for_its_recipients_only(kind: str) -> None:
+    column, good, bad = (
+        ("phone number", "07700 900123", "12345")
+        if kind == "sms"
+        else ("email address", "jo@example.gov.uk", "not an address")
+    )
+    contacts = TemplateInfo(template_type=kind, content="", recipients_only=True)
+    report = check_file([[column, "name"], [good, "Jo"], [good, ""], [bad, "Bo"]], contacts, LIVE)
+    assert report.notification_count == 3 and not report.valid
+    assert [(e.row, e.column) for e in report.errors] == [(4, column)]
+    empty = TemplateInfo(template_type=kind, content="")  # a real template may not be empty
+    assert {e.code for e in check_file([[column], [good]], empty, LIVE).errors} == {"message_empty"}

@@ -94,7 +94,9 @@ def stored_rows(conn: Connection, data_id: uuid.UUID) -> Iterator[list[str]]:
 
 def writer(conn: Connection, data_id: uuid.UUID, chunk_bytes: int) -> tuple[ChunkWriter, Any]:
     stream = ChunkWriter(conn, data_id, chunk_bytes)
-    return stream, csv.writer(stream, lineterminator="\n")
+    # The default "\r\n" line ends matter: a cell holding a lone "\r" or "\n" is only quoted when its
+    # character is part of the line terminator, and an unquoted one would split the row when read back.
+    return stream, csv.writer(stream)
 
 
 def forget(conn: Connection, data_id: uuid.UUID) -> None:

@@ -151,6 +151,8 @@ class TemplateInfo:
     sms_prefix: str | None = None
     letter_contact_block: str | None = None
     postage: str | None = None
+    # A contact list: rows are checked for their recipients only (there is no template to render yet).
+    recipients_only: bool = False
 
     def __post_init__(self) -> None:
         if self.template_type not in TEMPLATE_TYPES:
@@ -297,6 +299,16 @@ def _engine(template: TemplateInfo) -> SmsTemplate | EmailTemplate | LetterTempl
     return LetterTemplate(template.subject or "", template.content, template.letter_contact_block)
 
 
+@dataclass(frozen=True, slots=True)
+class _NoContent:
+    body: str = ""
+    subject: str | None = None
+    fragment_count: int = 0
+
+
+_NO_CONTENT = _NoContent()
+
+
 class RowPreparer:
     """Prepares the data rows of one file: the header and template are worked out once."""
 
@@ -339,7 +351,12 @@ class RowPreparer:
         for header, index in self._placeholder_columns:
             if not cells[index].strip():
                 errors.append(missing_value(row, header))
-        rendered = None if errors else self._render(personalisation, row, errors)
+        if errors:
+            rendered = None
+        elif self.template.recipients_only:
+            rendered = _NO_CONTENT
+        else:
+            rendered = self._render(personalisation, row, errors)
         if errors or rendered is None or recipient is None:
             if recipient is not None and not recipient.allowed:
                 errors.insert(0, RowError(row, self.recipient_column, TRIAL_MESSAGE, TRIAL_CODE))

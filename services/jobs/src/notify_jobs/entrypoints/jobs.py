@@ -50,10 +50,28 @@ def _job(conn: Connection, service_id: uuid.UUID, job_id: uuid.UUID) -> Any:
     return job
 
 
-def _body(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, dict):
+async def _id_and_author(request: Request) -> tuple[dict[str, Any], uuid.UUID, uuid.UUID]:
+    """The JSON body of a create (a job, a contact list): the upload's ``id`` and ``created_by`` are required."""
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise AdminError(400, {"body": ["Invalid JSON"]}) from exc
+    if not isinstance(body, dict):
         raise AdminError(400, {"body": ["Invalid JSON"]})
-    return raw
+    absent = [f for f in ("id", "created_by") if not body.get(f)]
+    if absent:
+        raise missing(*absent)
+    return body, _parse_uuid("id", body["id"]), _parse_uuid("created_by", body["created_by"])
+
+
+async def _author_name(ctx: Any, created_by: uuid.UUID) -> str | None:
+    try:
+        user = await ctx.notifications.user(created_by)
+    except NotificationsUnavailable as exc:
+        raise unavailable() from exc
+    if user is None:
+        raise AdminError(400, {"created_by": ["User not found"]})
+    return user.get("name")  # type: ignore[no-any-return]
 
 
 def _scheduled_for(value: Any, max_days: int) -> datetime | None:
@@ -75,18 +93,10 @@ def _scheduled_for(value: Any, max_days: int) -> datetime | None:
 
 @router.post("/service/{service_id}/job", status_code=201)
 async def create_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[str, Any]:
-    try:
-        body = _body(await request.json())
-    except ValueError as exc:
-        raise AdminError(400, {"body": ["Invalid JSON"]}) from exc
     service = await load_service(ctx, service_id)
     if not service["active"]:
         raise AdminError(403, "Create job is not allowed: service is inactive ")
-    absent = [f for f in ("id", "created_by") if not body.get(f)]
-    if absent:
-        raise missing(*absent)
-    upload_id = _parse_uuid("id", body["id"])
-    created_by = _parse_uuid("created_by", body["created_by"])
+    body, upload_id, created_by = await _id_and_author(request)
     contact_list_id = (
         _parse_uuid("contact_list_id", body["contact_list_id"]) if body.get("contact_list_id") else None
     )
@@ -106,12 +116,7 @@ async def create_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[
     if latest["archived"]:
         raise AdminError(400, {"template": ["Template has been deleted"]})
     when = _scheduled_for(body.get("scheduled_for"), ctx.settings.job_max_schedule_days)
-    try:
-        user = await ctx.notifications.user(created_by)
-    except NotificationsUnavailable as exc:
-        raise unavailable() from exc
-    if user is None:
-        raise AdminError(400, {"created_by": ["User not found"]})
+    author = await _author_name(ctx, created_by)
     now = datetime.now(UTC)
 
     def store(conn: Connection) -> dict[str, Any]:
@@ -128,7 +133,7 @@ async def create_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[
                 notification_count=upload.notification_count,
                 job_status=status.SCHEDULED if when else status.PENDING,
                 created_by_id=created_by,
-                created_by_name=user.get("name"),
+                created_by_name=author,
                 created_at=now,
                 scheduled_for=when,
                 contact_list_id=contact_list_id or upload.contact_list_id,
@@ -329,21 +334,8 @@ def contact_list_json(row: Any, job_count: int = 0) -> dict[str, Any]:
 
 @router.post("/service/{service_id}/contact-list", status_code=201)
 async def save_contact_list(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[str, Any]:
-    try:
-        body = _body(await request.json())
-    except ValueError as exc:
-        raise AdminError(400, {"body": ["Invalid JSON"]}) from exc
-    absent = [f for f in ("id", "created_by") if not body.get(f)]
-    if absent:
-        raise missing(*absent)
-    upload_id = _parse_uuid("id", body["id"])
-    created_by = _parse_uuid("created_by", body["created_by"])
-    try:
-        user = await ctx.notifications.user(created_by)
-    except NotificationsUnavailable as exc:
-        raise unavailable() from exc
-    if user is None:
-        raise AdminError(400, {"created_by": ["User not found"]})
+    _, upload_id, created_by = await _id_and_author(request)
+    author = await _author_name(ctx, created_by)
 
     def save(conn: Connection) -> dict[str, Any]:
         upload = conn.execute(
@@ -363,7 +355,7 @@ async def save_contact_list(service_id: uuid.UUID, request: Request, ctx: Ctx) -
                 row_count=upload.notification_count,
                 template_type=upload.template_type,
                 created_by_id=created_by,
-                created_by_name=user.get("name"),
+                created_by_name=author,
             )
             .returning(contact_lists)
         ).one()

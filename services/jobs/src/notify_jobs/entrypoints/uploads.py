@@ -86,6 +86,12 @@ def _too_large(limit: int) -> AdminError:
     return AdminError(413, {"file": [f"The file must be smaller than {limit // (1024 * 1024)} MB"]})
 
 
+def _checker(template: TemplateInfo, rules: ServiceRules, settings: Any) -> FileChecker:
+    return FileChecker(
+        template, rules, max_rows=settings.job_max_rows, max_reported_errors=settings.job_max_reported_errors
+    )
+
+
 def check_and_store(
     db: Database,
     *,
@@ -104,12 +110,7 @@ def check_and_store(
 
     The upload is first copied to a named temporary file (the spreadsheet reader opens a path; Starlette's spooled
     upload has none), which is gone when this returns."""
-    checker = FileChecker(
-        template,
-        rules,
-        max_rows=settings.job_max_rows,
-        max_reported_errors=settings.job_max_reported_errors,
-    )
+    checker = _checker(template, rules, settings)
     with tempfile.NamedTemporaryFile(suffix=Path(file_name).suffix) as copy, db.unit_of_work() as conn:
         source.seek(0)
         shutil.copyfileobj(source, copy, 1 << 20)
@@ -273,12 +274,7 @@ async def _from_contact_list(
                     ]
                 },
             )
-        checker = FileChecker(
-            info,
-            rules,
-            max_rows=ctx.settings.job_max_rows,
-            max_reported_errors=ctx.settings.job_max_reported_errors,
-        )
+        checker = _checker(info, rules, ctx.settings)
         rows = storage.stored_rows(conn, saved.data_id)
         checker.header(next(rows, None) or [])
         for cells in rows:
@@ -326,14 +322,7 @@ async def upload_contact_list(service_id: uuid.UUID, request: Request, ctx: Ctx)
     if kind not in ("sms", "email"):
         raise AdminError(400, {"template_type": ["Contact lists are for sms or email"]})
     service = await load_service(ctx, service_id)
-    info = TemplateInfo(
-        template_type=str(kind),
-        content="",
-        subject=None,
-        sms_prefix=None,
-        letter_contact_block=None,
-        postage=None,
-    )
+    info = TemplateInfo(template_type=str(kind), content="", recipients_only=True)
     data = await _checked(
         ctx,
         request,

@@ -69,7 +69,10 @@ def upgrade() -> None:
         ("contact_list_id", sa.Column("contact_list_id", sa.UUID(), nullable=True)),
         ("archived", sa.Column("archived", sa.Boolean(), server_default=sa.text("false"), nullable=False)),
         ("sender_id", sa.Column("sender_id", sa.UUID(), nullable=True)),
-        ("rows_processed", sa.Column("rows_processed", sa.Integer(), server_default=sa.text("0"), nullable=False)),
+        (
+            "rows_processed",
+            sa.Column("rows_processed", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        ),
         (
             "notifications_sent",
             sa.Column("notifications_sent", sa.Integer(), server_default=sa.text("0"), nullable=False),
@@ -88,7 +91,9 @@ def upgrade() -> None:
         sa.Column("status_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("notification_id"),
     )
-    op.create_index("ix_job_notifications_job_status", "job_notifications", ["job_id", "status"], unique=False)
+    op.create_index(
+        "ix_job_notifications_job_status", "job_notifications", ["job_id", "status"], unique=False
+    )
 
 
 def downgrade() -> None:
