@@ -21,4 +21,6 @@ class Settings(CommonSettings, AdminAuthSettings):
     rate_limit_enabled: bool = True
     max_json_body_bytes: int = 5 * 1024 * 1024
     internal_timeout_seconds: float = 10.0
+    # Spreadsheet uploads are checked row by row before the answer: a big file takes longer than other admin calls.
+    admin_upload_timeout_seconds: float = 300.0
     email_domain: str = "notifications.service.gov.uk"

@@ -61,6 +61,7 @@ async def proxy(request: Request, path: str) -> Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     headers["x-correlation-id"] = current_correlation_id() or ""
     url = upstream_for(path, ctx) + "/" + path
+    timeout = ctx.settings.admin_upload_timeout_seconds if path.endswith("/upload") else httpx.USE_CLIENT_DEFAULT
     try:
         upstream = await client.request(
             request.method,
@@ -68,6 +69,7 @@ async def proxy(request: Request, path: str) -> Response:
             params=request.query_params.multi_items(),
             content=await request.body(),
             headers=headers,
+            timeout=timeout,
         )
     except httpx.HTTPError as exc:
         log.error("admin.upstream_unavailable", error=type(exc).__name__)
