@@ -120,8 +120,12 @@ def run(infra: Infra, log_dir: Path, *, n: int, n_big: int) -> Section:
         intro=(
             f"A {n:,}-row CSV (SMS template with two placeholders) uploaded through the gateway's admin API, checked "
             "and stored by jobs; then the job created and every row announced by jobs and stored by notifications "
-            "(the delivery services are not running: their queues keep what notifications hands on). Then a "
-            f"{n_big:,}-row file uploaded and processed to the end, with the jobs processes' peak memory."
+            "(the delivery services are not running: their queues keep what notifications hands on)."
+            + (
+                f" Then a {n_big:,}-row file uploaded and processed to the end, with the jobs processes' peak memory."
+                if n_big
+                else ""
+            )
         ),
     )
     env = {
