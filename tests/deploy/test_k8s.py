@@ -348,6 +348,8 @@ def test_only_the_gateway_is_reachable_from_outside_and_internal_apis_only_from_
                 }
             elif name == "delivery-email-api":  # the SMTP relay's receipts
                 assert callers == {"gateway-api", outside}
+            elif name == "notifications-api":  # jobs reads services, templates and users there
+                assert callers == {"gateway-api", "jobs-api", "jobs-consumer"}, f"{overlay}: {callers}"
             elif name.endswith("-api"):
                 assert callers == {"gateway-api"}, f"{overlay}: {name} callable by {callers}"
             elif is_simulator(deployment):
