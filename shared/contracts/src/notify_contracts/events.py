@@ -41,6 +41,21 @@ NotificationStatus = Literal[
 ]
 
 
+# Filter names that stand for several statuses (public-api.md §7.3); the admin's notification filters use the same.
+STATUS_FILTER_EXPANSIONS: dict[str, tuple[str, ...]] = {
+    "failed": (
+        "technical-failure",
+        "temporary-failure",
+        "permanent-failure",
+        "validation-failed",
+        "virus-scan-failed",
+        "returned-letter",
+    ),
+    "accepted": ("created", "sending"),
+    "received": ("delivered",),
+}
+
+
 @register
 class NotificationRequestedV1(Event):
     """A notification was accepted (by the public API or a job row) and must be stored and delivered."""

@@ -8,25 +8,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from notify_content import ContentError, EmailTemplate, LetterTemplate, MissingPersonalisation, SmsTemplate
+from notify_contracts.events import STATUS_FILTER_EXPANSIONS
 
 from ..validation import STATUSES
 from .errors import bad_request
 
 PAGE_SIZE = 250
 
-FAILED_EXPANSION = (
-    "technical-failure",
-    "temporary-failure",
-    "permanent-failure",
-    "validation-failed",
-    "virus-scan-failed",
-    "returned-letter",
-)
-EXPANSIONS: dict[str, tuple[str, ...]] = {
-    "failed": FAILED_EXPANSION,
-    "accepted": ("created", "sending"),
-    "received": ("delivered",),
-}
+EXPANSIONS = STATUS_FILTER_EXPANSIONS
 # The internal statuses without the legacy "failed": asking for all of them means no filter at all.
 # Every internal status but the legacy "failed"; the public "accepted"/"received" aliases are not statuses.
 NON_LEGACY_STATUSES = frozenset(STATUSES) - {"failed", "accepted", "received"}

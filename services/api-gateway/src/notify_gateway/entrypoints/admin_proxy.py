@@ -61,7 +61,9 @@ async def proxy(request: Request, path: str) -> Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     headers["x-correlation-id"] = current_correlation_id() or ""
     url = upstream_for(path, ctx) + "/" + path
-    timeout = ctx.settings.admin_upload_timeout_seconds if path.endswith("/upload") else httpx.USE_CLIENT_DEFAULT
+    timeout = (
+        ctx.settings.admin_upload_timeout_seconds if path.endswith("/upload") else httpx.USE_CLIENT_DEFAULT
+    )
     try:
         upstream = await client.request(
             request.method,

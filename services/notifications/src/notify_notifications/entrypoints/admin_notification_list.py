@@ -11,7 +11,7 @@ from typing import Any, get_args
 from fastapi import APIRouter, Request
 from notify_content.errors import ContentError
 from notify_content.recipients import validate_phone_number
-from notify_contracts.events import NotificationStatus
+from notify_contracts.events import STATUS_FILTER_EXPANSIONS, NotificationStatus
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
@@ -29,19 +29,7 @@ RETENTION_DAYS = 7
 SEARCH_RESULTS = 50
 CHANNELS = ("sms", "email", "letter")
 STATUSES = frozenset(get_args(NotificationStatus))  # every status a notification can have
-EXPANSIONS = {
-    "failed": (
-        "failed",
-        "technical-failure",
-        "temporary-failure",
-        "permanent-failure",
-        "validation-failed",
-        "virus-scan-failed",
-        "returned-letter",
-    ),
-    "accepted": ("created", "sending"),
-    "received": ("delivered",),
-}
+EXPANSIONS = STATUS_FILTER_EXPANSIONS
 
 
 def _list(value: Any) -> list[str]:
