@@ -47,13 +47,22 @@ def folder_of(conn: Connection, template_ids: list[uuid.UUID]) -> dict[uuid.UUID
 
 
 def check_folder(conn: Connection, service_id: uuid.UUID, folder_id: uuid.UUID, message: str) -> Any:
+    """The service's folder, or 400 with ``message`` (a folder named in a body, not in the path)."""
+    try:
+        return _existing_folder(conn, service_id, folder_id)
+    except AdminError as exc:
+        raise AdminError(400, message) from exc
+
+
+def _existing_folder(conn: Connection, service_id: uuid.UUID, folder_id: uuid.UUID) -> Any:
+    """The service's folder, or 404 (a folder of another service is not found either)."""
     row = conn.execute(
         select(template_folders).where(
             template_folders.c.id == folder_id, template_folders.c.service_id == service_id
         )
     ).first()
     if row is None:
-        raise AdminError(400, message)
+        raise not_found()
     return row
 
 
@@ -132,8 +141,7 @@ async def create_folder(service_id: uuid.UUID, body: CreateFolder, ctx: Ctx) -> 
             )
         )
         _grant(conn, service_id, folder_id, inherit)
-        row = check_folder(conn, service_id, folder_id, "")
-        return _folder_json(row, _members(conn, service_id))
+        return _folder_json(_existing_folder(conn, service_id, folder_id), _members(conn, service_id))
 
     return {"data": await ctx.db.transaction(create)}
 
@@ -198,23 +206,14 @@ async def update_folder(
 ) -> dict[str, Any]:
     def change(conn: Connection) -> dict[str, Any]:
         load_service(conn, service_id, lock=True)
-        if (
-            conn.execute(
-                select(template_folders.c.id).where(
-                    template_folders.c.id == folder_id, template_folders.c.service_id == service_id
-                )
-            ).first()
-            is None
-        ):
-            raise not_found()
+        _existing_folder(conn, service_id, folder_id)
         conn.execute(
             update(template_folders).where(template_folders.c.id == folder_id).values(name=body.name.strip())
         )
         if body.users_with_permission is not None:
             _revoke(conn, service_id, folder_id, keep=body.users_with_permission)
             _grant(conn, service_id, folder_id, body.users_with_permission)
-        row = check_folder(conn, service_id, folder_id, "")
-        return _folder_json(row, _members(conn, service_id))
+        return _folder_json(_existing_folder(conn, service_id, folder_id), _members(conn, service_id))
 
     return {"data": await ctx.db.transaction(change)}
 
@@ -223,15 +222,7 @@ async def update_folder(
 async def delete_folder(service_id: uuid.UUID, folder_id: uuid.UUID, ctx: Ctx) -> Response:
     def remove(conn: Connection) -> None:
         load_service(conn, service_id, lock=True)
-        if (
-            conn.execute(
-                select(template_folders.c.id).where(
-                    template_folders.c.id == folder_id, template_folders.c.service_id == service_id
-                )
-            ).first()
-            is None
-        ):
-            raise not_found()
+        _existing_folder(conn, service_id, folder_id)
         has_subfolders = conn.execute(
             select(template_folders.c.id).where(template_folders.c.parent_id == folder_id)
         ).first()
