@@ -128,35 +128,55 @@ def check_and_store(
                 csv_out.writerow(cells)
                 stored += 1
         stream.close()
-        report = checker.report()
-        conn.execute(
-            insert(uploads).values(
-                id=upload_id,
-                service_id=service_id,
-                kind=kind,
-                data_id=upload_id,
-                template_id=template_id,
-                template_version=template_version,
-                template_type=template.template_type,
-                original_file_name=file_name,
-                notification_count=report.notification_count,
-                valid=report.valid,
-                error_count=report.error_count,
-                errors=[e.as_dict() for e in report.errors],
-                size_bytes=stream.size,
-            )
+        return record_upload(
+            conn,
+            upload_id=upload_id,
+            service_id=service_id,
+            kind=kind,
+            data_id=upload_id,
+            template_type=template.template_type,
+            template_id=template_id,
+            template_version=template_version,
+            file_name=file_name,
+            report=checker.report(),
+            size_bytes=stream.size,
         )
-    return _report_json(upload_id, file_name, template.template_type, template_id, template_version, report)
 
 
-def _report_json(
+def record_upload(
+    conn: Connection,
+    *,
     upload_id: uuid.UUID,
-    file_name: str,
+    service_id: uuid.UUID,
+    kind: str,
+    data_id: uuid.UUID,
     template_type: str,
     template_id: uuid.UUID | None,
     template_version: int | None,
+    file_name: str,
     report: Any,
+    size_bytes: int,
+    contact_list_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    """Store a checked upload's report (its rows are under ``data_id``) and answer it."""
+    conn.execute(
+        insert(uploads).values(
+            id=upload_id,
+            service_id=service_id,
+            kind=kind,
+            data_id=data_id,
+            template_id=template_id,
+            template_version=template_version,
+            template_type=template_type,
+            original_file_name=file_name,
+            notification_count=report.notification_count,
+            valid=report.valid,
+            error_count=report.error_count,
+            errors=[e.as_dict() for e in report.errors],
+            size_bytes=size_bytes,
+            contact_list_id=contact_list_id,
+        )
+    )
     return {
         "id": str(upload_id),
         "original_file_name": file_name,
@@ -279,33 +299,19 @@ async def _from_contact_list(
         checker.header(next(rows, None) or [])
         for cells in rows:
             checker.row(cells)
-        report = checker.report()
-        upload_id = uuid.uuid4()
-        conn.execute(
-            insert(uploads).values(
-                id=upload_id,
-                service_id=service_id,
-                kind="job",
-                data_id=saved.data_id,
-                template_id=uuid.UUID(template["id"]),
-                template_version=template["version"],
-                template_type=info.template_type,
-                original_file_name=saved.original_file_name,
-                notification_count=report.notification_count,
-                valid=report.valid,
-                error_count=report.error_count,
-                errors=[e.as_dict() for e in report.errors],
-                size_bytes=saved.size_bytes,
-                contact_list_id=contact_list_id,
-            )
-        )
-        return _report_json(
-            upload_id,
-            saved.original_file_name,
-            info.template_type,
-            uuid.UUID(template["id"]),
-            template["version"],
-            report,
+        return record_upload(
+            conn,
+            upload_id=uuid.uuid4(),
+            service_id=service_id,
+            kind="job",
+            data_id=saved.data_id,
+            template_type=info.template_type,
+            template_id=uuid.UUID(template["id"]),
+            template_version=template["version"],
+            file_name=saved.original_file_name,
+            report=checker.report(),
+            size_bytes=saved.size_bytes,
+            contact_list_id=contact_list_id,
         )
 
     return await ctx.db.transaction(check)
