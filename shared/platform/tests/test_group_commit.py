@@ -67,3 +67,32 @@ async def test_work_must_answer_every_item() -> None:
     group = GroupCommit(db, lambda conn, items: [])  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="0 results for 1 items"):
         await group.submit(1)
+
+
+async def test_an_item_submitted_as_the_flushers_finish_is_still_written() -> None:
+    """A caller that submits again the moment its first answer arrives runs before the finished flusher's
+    done-callbacks: the flusher must already be gone from the set then, or no new one starts and the item waits
+    for the next caller for ever."""
+    db = FakeDatabase()
+    group = GroupCommit(db, double, concurrency=1)  # type: ignore[arg-type]
+
+    async def one_after_the_other() -> tuple[int, int]:
+        first = await group.submit(1)
+        return first, await group.submit(3)
+
+    assert await asyncio.wait_for(one_after_the_other(), timeout=2) == (2, 6)
+
+
+async def test_a_database_outage_fails_the_whole_batch_at_once() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    class DownDatabase(FakeDatabase):
+        async def transaction(self, fn: Callable[[Any], Any]) -> Any:
+            self.transactions.append([])
+            raise OperationalError("SELECT 1", {}, OSError("connection refused"))
+
+    db = DownDatabase()
+    group = GroupCommit(db, double, concurrency=1)  # type: ignore[arg-type]
+    results = await asyncio.gather(*(group.submit(i) for i in range(5)), return_exceptions=True)
+    assert all(isinstance(r, OperationalError) for r in results)
+    assert len(db.transactions) == 1  # not one more attempt per item

@@ -5,7 +5,11 @@ items that arrive while a transaction is in flight are written together by the n
 still comes only after the commit that holds its item, so nothing acknowledged is ever lost, but a thousand
 receipts a second cost tens of transactions, not a thousand.
 
-If a batch's transaction fails, its items are retried one at a time, so one bad item fails only its own caller.
+If a batch's transaction fails, its items are retried one at a time, so one bad item fails only its own caller;
+when the database itself cannot be reached, the whole batch fails at once instead (no point trying each item).
+
+The flushers run in the context of whichever caller started them: ``work`` must take everything it needs from the
+items (a correlation id, say), never from context variables.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from .db import Database
 
@@ -44,15 +49,20 @@ class GroupCommit(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if len(self._flushers) < self.concurrency:
-            task = asyncio.create_task(self._drain(), name="group-commit")
-            self._flushers.add(task)
-            task.add_done_callback(self._flushers.discard)
+            self._flushers.add(asyncio.create_task(self._drain(), name="group-commit"))
         return await future
 
     async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            await self._flush(batch)
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+                await self._flush(batch)
+        finally:
+            # At once, not in a done-callback: a submit in the same loop turn must see this flusher gone and start
+            # another, or its item would wait for the next caller.
+            task = asyncio.current_task()
+            if task is not None:
+                self._flushers.discard(task)
 
     async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]
@@ -68,14 +78,28 @@ class GroupCommit(Generic[T, R]):
                     future.cancel()
             raise
         except Exception as exc:
-            if len(batch) > 1:
-                for one in batch:
-                    await self._flush([one])
+            if len(batch) > 1 and _one_item_may_be_at_fault(exc):
+                for i, one in enumerate(batch):
+                    try:
+                        await self._flush([one])
+                    except asyncio.CancelledError:
+                        for _, future in batch[i + 1 :]:
+                            if not future.done():
+                                future.cancel()
+                        raise
                 return
-            _, future = batch[0]
-            if not future.done():
-                future.set_exception(exc)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
             return
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():  # the caller may have gone away (a cancelled request)
                 future.set_result(result)
+
+
+def _one_item_may_be_at_fault(exc: Exception) -> bool:
+    """Whether retrying item by item can help: an error in the work or a statement refused for what it holds (data
+    and constraint errors, SQLSTATE classes 22 and 23), not the database being unreachable or failing."""
+    if isinstance(exc, DBAPIError):
+        return (getattr(exc.orig, "pgcode", None) or "")[:2] in ("22", "23")
+    return not isinstance(exc, OSError)

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from notify_contracts import EmailComplaintReceivedV1, new_envelope
 from notify_platform import outbox
-from notify_platform.logging import current_correlation_id, get_logger
+from notify_platform.logging import get_logger
 from notify_platform.status_reports import StatusReports
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -119,7 +119,7 @@ def report_receipts(conn: Connection, taken: Sequence[EmailReceipt]) -> list[Any
         rows.append(row)
         if row is None:
             continue
-        correlation_id = row.correlation_id or current_correlation_id() or str(uuid.uuid4())
+        correlation_id = row.correlation_id or str(uuid.uuid4())
         if receipt.status is None:
             envelopes.append(
                 new_envelope(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from notify_platform.logging import current_correlation_id, get_logger
+from notify_platform.logging import get_logger
 from notify_platform.status_reports import StatusReports
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
@@ -50,7 +50,7 @@ def report_receipts(conn: Connection, taken: Sequence[tuple[str, Receipt]]) -> l
         if receipt.status in FINAL_STATUSES:
             # When the text was delivered (or failed), for the slow-delivery check.
             finals.append((row.notification_id, receipt.status))
-        correlation_id = row.correlation_id or current_correlation_id() or str(uuid.uuid4())
+        correlation_id = row.correlation_id or str(uuid.uuid4())
         reports.add(
             row.notification_id,
             receipt.status,
