@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from notify_tools.admin_client import AdminClient
 from notify_tools.demo import create_demo
 from notify_tools.launcher import RunningStack, launch
 from notify_tools.testing import Infra
@@ -35,6 +36,16 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ru
 def demo(stack: RunningStack) -> dict[str, Any]:
     """A live service with a key of each type and one template per channel, made through the admin API."""
     return create_demo(stack.base_url, stack.admin_secret)
+
+
+@pytest.fixture(scope="module")
+def admin(stack: RunningStack) -> Iterator[AdminClient]:
+    """An admin API client (a fresh admin JWT for every request), through the gateway."""
+    client = AdminClient(stack.base_url, stack.admin_secret)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -31,3 +33,10 @@ def status_or_none(client: Any, notification_id: str) -> dict[str, Any] | None:
         if exc.status_code == 404:
             return None
         raise
+
+
+def csv_bytes(rows: list[list[str]], delimiter: str = ",") -> bytes:
+    """A spreadsheet as CSV (or TSV) bytes, for uploads."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +15,6 @@ from notify_tools.admin_client import AdminApiError, AdminClient
 from notify_tools.launcher import RunningStack
 
 from .helpers import eventually
-
-
-@pytest.fixture(scope="module")
-def admin(stack: RunningStack) -> Iterator[AdminClient]:
-    client = AdminClient(stack.base_url, stack.admin_secret)
-    yield client
-    client.close()
 
 
 def _user(admin: AdminClient) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,15 +24,6 @@ pytestmark = pytest.mark.integration
 CSV = b"name,reference\nAda,42\n"
 RECIPIENT = "File.Person@example.com"
 LINK = re.compile(r"(http://\S+/d/[0-9a-f-]{36}/[0-9a-f-]{36}\?key=[A-Za-z0-9_-]+)")
-
-
-@pytest.fixture(scope="module")
-def admin(stack: RunningStack) -> Iterator[AdminClient]:
-    client = AdminClient(stack.base_url, stack.admin_secret)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,31 +4,15 @@ an archived list is neither listed nor usable."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from typing import Any
 
 import pytest
 from notify_tools.admin_client import AdminApiError, AdminClient
-from notify_tools.launcher import RunningStack
 
-from .helpers import eventually
+from .helpers import csv_bytes, eventually
 
 pytestmark = pytest.mark.integration
-
-
-def _csv(rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue().encode()
-
-
-@pytest.fixture(scope="module")
-def admin(stack: RunningStack) -> Any:
-    client = AdminClient(stack.base_url, stack.admin_secret)
-    yield client
-    client.close()
 
 
 NUMBERS = ["07700 900501", "07700 900502", "07700 900503"]
@@ -49,22 +33,17 @@ def _template(admin: AdminClient, demo: dict[str, Any], kind: str, content: str)
 
 
 def _upload_from_list(admin: AdminClient, sid: str, template_id: str, contact_list_id: str) -> Any:
-    """``POST /service/{id}/job/upload`` with form fields only (multipart, no file), as the admin app sends it."""
-    headers = {k: v for k, v in admin._headers().items() if k != "Content-Type"}
-    response = admin.http.post(
-        f"/service/{sid}/job/upload",
-        files={"template_id": (None, template_id), "contact_list_id": (None, contact_list_id)},
-        headers=headers,
-    )
-    body = response.json() if response.content else None
-    if response.status_code >= 400:
-        raise AdminApiError(response.status_code, body)
-    return body["data"]
+    """``POST /service/{id}/job/upload`` with form fields only (multipart, no file)."""
+    path = f"/service/{sid}/job/upload"
+    return admin.upload(path, None, None, template_id=template_id, contact_list_id=contact_list_id)["data"]
 
 
 def test_a_contact_list_of_valid_numbers_passes_its_check(admin: AdminClient, demo: dict[str, Any]) -> None:
     checked = admin.upload(
-        f"/service/{demo['service_id']}/contact-list/upload", "team.csv", _csv(LIST_ROWS), template_type="sms"
+        f"/service/{demo['service_id']}/contact-list/upload",
+        "team.csv",
+        csv_bytes(LIST_ROWS),
+        template_type="sms",
     )["data"]
     assert checked["notification_count"] == 3
     assert checked["errors"] == [] and checked["valid"] is True
@@ -75,7 +54,7 @@ def test_a_job_made_from_a_saved_contact_list(admin: AdminClient, demo: dict[str
     numbers = NUMBERS
 
     checked = admin.upload(
-        f"/service/{sid}/contact-list/upload", "team.csv", _csv(LIST_ROWS), template_type="sms"
+        f"/service/{sid}/contact-list/upload", "team.csv", csv_bytes(LIST_ROWS), template_type="sms"
     )["data"]
     assert checked["notification_count"] == 3 and checked["template_type"] == "sms"
     assert checked["template_id"] is None and checked["original_file_name"] == "team.csv"

@@ -4,8 +4,6 @@ mid-job that resumes with every row sent exactly once."""
 
 from __future__ import annotations
 
-import csv
-import io
 import signal
 import time
 import uuid
@@ -22,22 +20,9 @@ from notify_tools.spreadsheets import WRITERS
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
-from .helpers import eventually
+from .helpers import csv_bytes, eventually
 
 pytestmark = pytest.mark.integration
-
-
-def _csv(rows: list[list[str]], delimiter: str = ",") -> bytes:
-    out = io.StringIO()
-    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
-    return out.getvalue().encode()
-
-
-@pytest.fixture(scope="module")
-def admin(stack: RunningStack) -> Any:
-    client = AdminClient(stack.base_url, stack.admin_secret)
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +70,7 @@ def test_a_csv_job_delivers_every_row_with_progress_and_statistics(
     rows = [["Phone Number", "name", "REF"]] + [
         [f"07700 900{i:03d}", f"Person {i}", f"R{i}"] for i in range(25)
     ]
-    report = _upload(admin, sid, template_id, "people.csv", _csv(rows))
+    report = _upload(admin, sid, template_id, "people.csv", csv_bytes(rows))
     assert report["valid"] is True and report["errors"] == []
     assert report["notification_count"] == 25 and report["original_file_name"] == "people.csv"
 
@@ -139,7 +124,7 @@ def test_every_spreadsheet_format_becomes_a_job(
     """Numbers typed into a spreadsheet come back as the text typed (7700900123, not 7700900123.0)."""
     sheet: list[list[Any]] = [["Phone number", "Name"], [7700900123, "Ann"], ["07700 900124", "Bo"]]
     if extension == "tsv":
-        content = _csv([[str(c) for c in row] for row in sheet], delimiter="\t")
+        content = csv_bytes([[str(c) for c in row] for row in sheet], delimiter="\t")
     else:
         content = WRITERS[extension](tmp_path / f"people.{extension}", sheet).read_bytes()
     sid = demo["service_id"]
@@ -160,7 +145,7 @@ def test_row_errors_are_reported_and_an_invalid_file_makes_no_job(
     sid = demo["service_id"]
     template_id = _sms_template(admin, demo, "Hi ((name))")
     rows = [["phone number", "name"], ["07700 900001", "Ann"], ["not a number", "Bo"], ["07700 900003", ""]]
-    report = _upload(admin, sid, template_id, "bad.csv", _csv(rows))
+    report = _upload(admin, sid, template_id, "bad.csv", csv_bytes(rows))
     assert report["valid"] is False and report["notification_count"] == 3
     by_row = {e["row"]: e for e in report["errors"]}
     assert set(by_row) == {3, 4}  # spreadsheet rows: the header is row 1
@@ -170,7 +155,9 @@ def test_row_errors_are_reported_and_an_invalid_file_makes_no_job(
     assert refused.value.status_code == 400
     assert refused.value.body["message"] == "File is not valid, can't create job"
 
-    missing_column = _upload(admin, sid, template_id, "cols.csv", _csv([["phone number"], ["07700900001"]]))
+    missing_column = _upload(
+        admin, sid, template_id, "cols.csv", csv_bytes([["phone number"], ["07700900001"]])
+    )
     assert missing_column["valid"] is False and missing_column["errors"][0]["row"] is None
 
     with pytest.raises(AdminApiError) as unreadable:
@@ -182,7 +169,7 @@ def test_create_job_refusals(admin: AdminClient, demo: dict[str, Any]) -> None:
     sid = demo["service_id"]
     template_id = _sms_template(admin, demo)
     report = _upload(
-        admin, sid, template_id, "ok.csv", _csv([["phone number", "name"], ["07700900001", "A"]])
+        admin, sid, template_id, "ok.csv", csv_bytes([["phone number", "name"], ["07700900001", "A"]])
     )
 
     def refusal(body: dict[str, Any]) -> tuple[int, Any]:
@@ -215,7 +202,7 @@ def test_scheduled_job_starts_when_due_and_a_scheduled_job_can_be_cancelled(
 ) -> None:
     sid = demo["service_id"]
     template_id = _sms_template(admin, demo)
-    content = _csv([["phone number", "name"], ["07700900001", "A"], ["07700900002", "B"]])
+    content = csv_bytes([["phone number", "name"], ["07700900001", "A"], ["07700900002", "B"]])
     soon = _upload(admin, sid, template_id, "soon.csv", content)
     later = _upload(admin, sid, template_id, "later.csv", content)
     when = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%S.%f")
@@ -260,7 +247,7 @@ def test_a_job_over_the_daily_limit_sends_nothing(admin: AdminClient, demo: dict
         {"name": "t", "template_type": "sms", "content": "Hi", "service": sid, "created_by": user},
     )["data"]["id"]
     rows = [["phone number"]] + [[f"0770090000{i}"] for i in range(3)]
-    report = _upload(admin, sid, template_id, "three.csv", _csv(rows))
+    report = _upload(admin, sid, template_id, "three.csv", csv_bytes(rows))
     admin.post(f"/service/{sid}/job", {"id": report["id"], "created_by": user})
     job = eventually(
         lambda: _job(admin, sid, report["id"]),
@@ -278,7 +265,7 @@ def test_a_worker_killed_mid_job_resumes_and_sends_every_row_once(
     template_id = _sms_template(admin, demo)
     total = 3000
     rows = [["phone number", "name"]] + [[f"07700 9{i:05d}", f"P{i}"] for i in range(total)]
-    report = _upload(admin, sid, template_id, "big.csv", _csv(rows))
+    report = _upload(admin, sid, template_id, "big.csv", csv_bytes(rows))
     assert report["valid"] is True
     admin.post(f"/service/{sid}/job", {"id": report["id"], "created_by": demo["user_id"]})
 

@@ -55,10 +55,14 @@ class AdminClient:
             raise AdminApiError(response.status_code, body)
         return body
 
-    def upload(self, path: str, file_name: str, content: bytes, **fields: str) -> Any:
-        """A multipart upload (a spreadsheet for a job or a contact list): the file as ``file``, plus form fields."""
+    def upload(self, path: str, file_name: str | None, content: bytes | None, **fields: str) -> Any:
+        """A multipart form (a spreadsheet for a job or a contact list): the file as ``file``, plus form fields;
+        with no file (a job upload made from a saved contact list) the fields alone, still as multipart."""
         headers = {k: v for k, v in self._headers().items() if k != "Content-Type"}
-        response = self.http.post(path, files={"file": (file_name, content)}, data=fields, headers=headers)
+        parts: dict[str, Any] = {name: (None, value) for name, value in fields.items()}
+        if file_name is not None:
+            parts["file"] = (file_name, content or b"")
+        response = self.http.post(path, files=parts, headers=headers)
         body = response.json() if response.content else None
         if response.status_code >= 400:
             raise AdminApiError(response.status_code, body)
