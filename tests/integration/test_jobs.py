@@ -105,7 +105,8 @@ def test_a_csv_job_delivers_every_row_with_progress_and_statistics(
     first = page["notifications"][0]
     assert first["to"] == "07700 900000" and first["job"]["original_file_name"] == "people.csv"
     assert first["template"]["id"] == template_id
-    assert "next" in page["links"] and "last" in page["links"]
+    assert "page_size=10" in page["links"]["next"] and page["links"]["next"].endswith("page=2")
+    assert page["links"]["last"].endswith("page=3") and "prev" not in page["links"]
     assert admin.get(f"/service/{sid}/job/{report['id']}/notification_count") == {"count": 25}
 
     # The same notifications through the public API, with the row's personalisation rendered.
@@ -140,7 +141,7 @@ def test_every_spreadsheet_format_becomes_a_job(
 
 
 def test_row_errors_are_reported_and_an_invalid_file_makes_no_job(
-    admin: AdminClient, demo: dict[str, Any]
+    admin: AdminClient, demo: dict[str, Any], jobs_db: Engine
 ) -> None:
     sid = demo["service_id"]
     template_id = _sms_template(admin, demo, "Hi ((name))")
@@ -154,6 +155,11 @@ def test_row_errors_are_reported_and_an_invalid_file_makes_no_job(
         admin.post(f"/service/{sid}/job", {"id": report["id"], "created_by": demo["user_id"]})
     assert refused.value.status_code == 400
     assert refused.value.body["message"] == "File is not valid, can't create job"
+    with jobs_db.connect() as conn:  # a file that can never be sent keeps its report, not its rows
+        kept = conn.execute(
+            text("SELECT count(*) FROM upload_chunks WHERE data_id = :id"), {"id": report["id"]}
+        )
+        assert kept.scalar() == 0
 
     missing_column = _upload(
         admin, sid, template_id, "cols.csv", csv_bytes([["phone number"], ["07700900001"]])

@@ -761,3 +761,13 @@ async def test_a_worker_waiting_for_room_keeps_its_lease(jobs_db: Database) -> N
     done = job_row(jobs_db, job_id)
     assert done.job_status == status.FINISHED and done.lease_owner == "worker-a"
     assert done.notifications_sent == 2
+
+
+async def test_a_worker_that_lost_its_lease_cannot_end_the_job(jobs_db: Database) -> None:
+    job_id = add_job(jobs_db, people(1), job_status=status.IN_PROGRESS, lease_owner="worker-b")
+    late = worker_for(jobs_db, FakeBroker(), FakeNotifications(), owner="worker-a")
+    assert await late._move(job_id, status.IN_PROGRESS, status.FINISHED) == 0
+    assert job_row(jobs_db, job_id).job_status == status.IN_PROGRESS
+    holder = worker_for(jobs_db, FakeBroker(), FakeNotifications(), owner="worker-b")
+    assert await holder._move(job_id, status.IN_PROGRESS, status.FINISHED) == 1
+    assert job_row(jobs_db, job_id).job_status == status.FINISHED

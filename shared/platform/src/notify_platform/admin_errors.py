@@ -3,6 +3,7 @@ admin routes behind the gateway installs these)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,14 @@ class AdminError(Exception):
 
 def missing(*fields: str) -> AdminError:
     return AdminError(400, {f: ["Missing data for required field."] for f in fields})
+
+
+def parse_uuid(field: str, value: Any) -> uuid.UUID:
+    """``value`` as a UUID, or 400 ``{field: ["Not a valid UUID."]}``."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise AdminError(400, {field: ["Not a valid UUID."]}) from exc
 
 
 def not_found(message: str = "No result found") -> AdminError:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from .tables import upload_chunks
 
@@ -54,10 +54,11 @@ class ChunkWriter(io.TextIOBase):
 
 
 class ChunkReader(io.RawIOBase):
-    """The stored bytes, read one chunk (one small query) at a time."""
+    """The stored bytes, read one chunk (one small query) at a time. Given an engine, each chunk is read on a
+    connection of its own, so a job being processed for minutes holds no transaction open between chunks."""
 
-    def __init__(self, conn: Connection, data_id: uuid.UUID) -> None:
-        self._conn = conn
+    def __init__(self, source: Connection | Engine, data_id: uuid.UUID) -> None:
+        self._source = source
         self._data_id = data_id
         self._seq = 0
         self._current = memoryview(b"")
@@ -66,13 +67,18 @@ class ChunkReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def _chunk(self, seq: int) -> bytes | None:
+        query = select(upload_chunks.c.data).where(
+            upload_chunks.c.data_id == self._data_id, upload_chunks.c.seq == seq
+        )
+        if isinstance(self._source, Engine):
+            with self._source.connect() as conn:
+                return conn.execute(query).scalar()  # type: ignore[no-any-return]
+        return self._source.execute(query).scalar()  # type: ignore[no-any-return]
+
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
         while not self._current and not self._done:
-            data = self._conn.execute(
-                select(upload_chunks.c.data).where(
-                    upload_chunks.c.data_id == self._data_id, upload_chunks.c.seq == self._seq
-                )
-            ).scalar()
+            data = self._chunk(self._seq)
             if data is None:
                 self._done = True
             else:
@@ -84,10 +90,10 @@ class ChunkReader(io.RawIOBase):
         return n
 
 
-def stored_rows(conn: Connection, data_id: uuid.UUID) -> Iterator[list[str]]:
+def stored_rows(source: Connection | Engine, data_id: uuid.UUID) -> Iterator[list[str]]:
     """Every stored row (header first), streamed."""
     text = io.TextIOWrapper(
-        io.BufferedReader(ChunkReader(conn, data_id), 256 * 1024), encoding="utf-8", newline=""
+        io.BufferedReader(ChunkReader(source, data_id), 256 * 1024), encoding="utf-8", newline=""
     )
     yield from csv.reader(text)
 

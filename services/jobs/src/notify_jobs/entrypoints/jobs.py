@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from notify_platform.admin_errors import AdminError, missing, not_found
+from notify_platform.admin_errors import AdminError, missing, not_found, parse_uuid
 from notify_platform.logging import get_logger
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -61,7 +61,7 @@ async def _id_and_author(request: Request) -> tuple[dict[str, Any], uuid.UUID, u
     absent = [f for f in ("id", "created_by") if not body.get(f)]
     if absent:
         raise missing(*absent)
-    return body, _parse_uuid("id", body["id"]), _parse_uuid("created_by", body["created_by"])
+    return body, parse_uuid("id", body["id"]), parse_uuid("created_by", body["created_by"])
 
 
 async def _author_name(ctx: Any, created_by: uuid.UUID) -> str | None:
@@ -98,7 +98,7 @@ async def create_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[
         raise AdminError(403, "Create job is not allowed: service is inactive ")
     body, upload_id, created_by = await _id_and_author(request)
     contact_list_id = (
-        _parse_uuid("contact_list_id", body["contact_list_id"]) if body.get("contact_list_id") else None
+        parse_uuid("contact_list_id", body["contact_list_id"]) if body.get("contact_list_id") else None
     )
     upload = await ctx.db.transaction(
         lambda conn: conn.execute(
@@ -107,13 +107,12 @@ async def create_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[
     )
     if upload is None or upload.kind != "job":
         raise not_found("No uploaded file found for this id")
-    template = await load_template(ctx, service_id, upload.template_id, upload.template_version)
-    if template["template_type"] == "letter" and service["restricted"]:
+    if upload.template_type == "letter" and service["restricted"]:
         raise AdminError(403, "Create letter job is not allowed for service in trial mode ")
     if not upload.valid:
         raise AdminError(400, "File is not valid, can't create job")
-    latest = await load_template(ctx, service_id, upload.template_id)
-    if latest["archived"]:
+    template = await load_template(ctx, service_id, upload.template_id)
+    if template["archived"]:
         raise AdminError(400, {"template": ["Template has been deleted"]})
     when = _scheduled_for(body.get("scheduled_for"), ctx.settings.job_max_schedule_days)
     author = await _author_name(ctx, created_by)
@@ -137,7 +136,7 @@ async def create_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[
                 created_at=now,
                 scheduled_for=when,
                 contact_list_id=contact_list_id or upload.contact_list_id,
-                sender_id=_parse_uuid("sender_id", body["sender_id"]) if body.get("sender_id") else None,
+                sender_id=parse_uuid("sender_id", body["sender_id"]) if body.get("sender_id") else None,
             )
         )
         return job_json(_job(conn, service_id, upload_id), [])
@@ -154,13 +153,6 @@ async def create_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[
         scheduled=when is not None,
     )
     return {"data": data}
-
-
-def _parse_uuid(field: str, value: Any) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise AdminError(400, {field: ["Not a valid UUID."]}) from exc
 
 
 @router.get("/service/{service_id}/job/scheduled-job-stats")
@@ -209,7 +201,7 @@ async def list_jobs(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[s
     if unknown:
         raise AdminError(400, {"statuses": [f"Invalid job status: {unknown[0]}"]})
     contact_list_id = (
-        _parse_uuid("contact_list_id", q["contact_list_id"]) if q.get("contact_list_id") else None
+        parse_uuid("contact_list_id", q["contact_list_id"]) if q.get("contact_list_id") else None
     )
 
     def read(conn: Connection) -> dict[str, Any]:
@@ -238,9 +230,9 @@ async def list_jobs(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[s
     return await ctx.db.transaction(read)
 
 
-def _links(request: Request, page: int, total: int) -> dict[str, str]:
-    """Relative URLs of the previous, next and last pages (admin-api.md §8.3)."""
-    last = max(1, -(-total // PAGE_SIZE))
+def _links(request: Request, page: int, total: int, page_size: int = PAGE_SIZE) -> dict[str, str]:
+    """Relative URLs of the previous, next and last pages, keeping the other query parameters (admin-api.md §8.3)."""
+    last = max(1, -(-total // page_size))
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
 
     def url(n: int) -> str:
@@ -294,15 +286,7 @@ async def job_notifications_page(
     for item in body["notifications"]:
         item["job"] = {"id": str(job.id), "original_file_name": job.original_file_name}
     page = int(request.query_params.get("page") or 1)
-    size = body["page_size"]
-    last = max(1, -(-body["total"] // size))
-    links: dict[str, str] = {}
-    path = request.url.path
-    if page > 1:
-        links["prev"] = f"{path}?page={page - 1}"
-    if page < last:
-        links["next"] = f"{path}?page={page + 1}"
-        links["last"] = f"{path}?page={last}"
+    links = _links(request, page, body["total"], body["page_size"])
     return {**body, "links": links}
 
 

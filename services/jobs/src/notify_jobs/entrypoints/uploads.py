@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from fastapi import APIRouter, Request
-from notify_platform.admin_errors import AdminError, missing, not_found
+from notify_platform.admin_errors import AdminError, missing, not_found, parse_uuid
 from notify_platform.db import Database
 from notify_platform.logging import get_logger
 from sqlalchemy import insert, select
@@ -38,13 +38,6 @@ CHANNELS = ("sms", "email", "letter")
 
 def unavailable() -> AdminError:
     return AdminError(503, "Service temporarily unavailable")
-
-
-def _uuid(field: str, value: Any) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise AdminError(400, {field: ["Not a valid UUID."]}) from exc
 
 
 async def load_service(ctx: Context, service_id: uuid.UUID) -> dict[str, Any]:
@@ -124,10 +117,13 @@ def check_and_store(
         stored = 0
         for cells in rows:
             checker.row(cells)
-            if stored <= settings.job_max_rows:  # past the limit the file is refused: count, don't keep
+            if stored < settings.job_max_rows:  # past the limit the file is refused: count, don't keep
                 csv_out.writerow(cells)
                 stored += 1
         stream.close()
+        report = checker.report()
+        if not report.valid:  # it can never become a job or a list: its report is kept, its rows are not
+            storage.forget(conn, upload_id)
         return record_upload(
             conn,
             upload_id=upload_id,
@@ -138,7 +134,7 @@ def check_and_store(
             template_id=template_id,
             template_version=template_version,
             file_name=file_name,
-            report=checker.report(),
+            report=report,
             size_bytes=stream.size,
         )
 
@@ -241,7 +237,7 @@ async def upload_for_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> d
     form = await _form(request, ctx)
     if not form.get("template_id"):
         raise missing("template_id")
-    template_id = _uuid("template_id", form.get("template_id"))
+    template_id = parse_uuid("template_id", form.get("template_id"))
     service = await load_service(ctx, service_id)
     template = await load_template(ctx, service_id, template_id)
     if template["archived"]:
@@ -250,7 +246,7 @@ async def upload_for_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> d
     rules = service_rules(service, template["template_type"])
     if form.get("contact_list_id"):
         data = await _from_contact_list(
-            ctx, service_id, _uuid("contact_list_id", form["contact_list_id"]), template, info, rules
+            ctx, service_id, parse_uuid("contact_list_id", form["contact_list_id"]), template, info, rules
         )
     else:
         data = await _checked(

@@ -23,7 +23,6 @@ import itertools
 import os
 import socket
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,11 +158,10 @@ class JobWorker:
         assert status.can_move(current, new), (current, new)
 
         def move(conn: Connection) -> int:
-            result = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.job_status == current)
-                .values(job_status=new, updated_at=datetime.now(UTC), **values)
-            )
+            query = update(jobs).where(jobs.c.id == job_id, jobs.c.job_status == current)
+            if current == status.IN_PROGRESS:  # only the worker holding the lease ends its job
+                query = query.where(jobs.c.lease_owner == self.owner)
+            result = conn.execute(query.values(job_status=new, updated_at=datetime.now(UTC), **values))
             return result.rowcount or 0
 
         moved = await self.db.transaction(move)
@@ -245,11 +243,7 @@ class JobWorker:
         correlation_id = str(job.id)
         batch_size = self.settings.job_batch_size
 
-        def prepared() -> Iterator[Any]:
-            with self.db.unit_of_work() as conn:
-                yield from iter_prepared(storage.stored_rows(conn, data_id), info, rules, start_row=rows_done)
-
-        source = prepared()
+        source = iter_prepared(storage.stored_rows(self.db.engine, data_id), info, rules, start_row=rows_done)
 
         def next_batch() -> tuple[list[tuple[str, bytes, str]], int]:
             """Up to a batch of rows, as messages ready to publish, and how many rows were read for them."""
@@ -282,7 +276,7 @@ class JobWorker:
         try:
             while True:
                 await self._wait_for_room(job.id)
-                messages, read = await asyncio.to_thread(next_batch)
+                messages, read = await self.db.run(next_batch)
                 if not read:
                     break
                 await asyncio.gather(
@@ -295,7 +289,7 @@ class JobWorker:
                 sent += len(messages)
                 await self._progress(job.id, rows_processed=rows_done, notifications_sent=sent)
         finally:
-            await asyncio.to_thread(source.close)
+            source.close()
         log.info("jobs.rows_announced", job_id=str(job.id), rows=rows_done, notifications=sent)
 
     async def _wait_for_room(self, job_id: uuid.UUID) -> None:

@@ -20,7 +20,7 @@ from ..domain.formatting import notification_admin_json
 from ..domain.statistics import LONDON
 from .admin_services import load_service
 from .deps import Ctx
-from .errors import AdminError
+from .errors import AdminError, parse_uuid
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -60,12 +60,7 @@ def _flag(value: Any, default: bool) -> bool:
 
 
 def _uuid(name: str, value: Any) -> uuid.UUID | None:
-    if value in (None, ""):
-        return None
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise AdminError(400, {name: ["Not a valid UUID."]}) from exc
+    return None if value in (None, "") else parse_uuid(name, value)
 
 
 def _search_term(to: str, template_type: str | None) -> str:
