@@ -32,6 +32,8 @@ def test_every_write_under_a_service_drops_its_reads() -> None:
     assert written_service("GET", f"service/{SID}") is None
     assert written_service("POST", "service") is None
     assert written_service("POST", f"user/{SID}") is None
+    assert written_service("POST", f"service/{SID}/notifications") is None  # the search: a read
+    assert written_service("POST", f"service/{SID}/notifications/{TID}/cancel") == SID
 
 
 async def test_put_get_forget() -> None:

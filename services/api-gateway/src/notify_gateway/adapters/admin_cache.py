@@ -34,11 +34,12 @@ def cacheable(method: str, path: str, query: str) -> uuid.UUID | None:
 
 
 def written_service(method: str, path: str) -> uuid.UUID | None:
-    """The service whose cached reads a write under ``/service/{id}`` may have changed."""
+    """The service whose cached reads a write under ``/service/{id}`` may have changed (the POST form of the
+    notification search reads, so it changes nothing)."""
     if method == "GET":
         return None
     parts = path.strip("/").split("/")
-    if len(parts) < 2 or parts[0] != "service":
+    if len(parts) < 2 or parts[0] != "service" or parts[2:] == ["notifications"]:
         return None
     try:
         return uuid.UUID(parts[1])

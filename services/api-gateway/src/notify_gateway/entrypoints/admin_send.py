@@ -101,6 +101,9 @@ async def send_one_off(service_id: str, request: Request) -> JSONResponse:
         return admin_auth_error(exc)
     try:
         sid = uuid.UUID(service_id)
+    except ValueError:
+        return admin_error(404, "No result found")
+    try:
         data = _body(await request.body())
         service = await service_and_member(ctx, sid, data["created_by"], active=True)
         template = await ctx.notifications.template(sid, uuid.UUID(str(data["template_id"])))
@@ -145,6 +148,4 @@ async def send_one_off(service_id: str, request: Request) -> JSONResponse:
         return admin_error(exc.status_code, exc.messages[0] if len(exc.messages) == 1 else exc.messages)
     except InternalUnavailable:
         return admin_error(503, "Service temporarily unavailable")
-    except ValueError:
-        return admin_error(404, "No result found")
     return JSONResponse({"id": str(event.notification_id)}, status_code=201)

@@ -181,10 +181,16 @@ def find(conn: Connection, service_id: uuid.UUID, f: dict[str, Any]) -> dict[str
             + _search_term(f["to"], channel).replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
             + "%"
         )
+        # Letters are searched without spaces on both sides (admin-api.md §9): addresses are stored as written.
+        recipient = (
+            func.replace(n.c.normalised_recipient, " ", "")
+            if channel == "letter"
+            else n.c.normalised_recipient
+        )
         query = query.where(
             n.c.key_type != "test",
             or_(
-                n.c.normalised_recipient.ilike(term, escape="\\"),
+                recipient.ilike(term, escape="\\"),
                 n.c.client_reference.ilike(term, escape="\\"),
             ),
         )
