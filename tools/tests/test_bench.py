@@ -128,3 +128,13 @@ def test_the_jobs_bench_file_is_valid_for_its_template(tmp_path: Path) -> None:
     report = checker.feed(read_rows(path, "bench.csv"))
     assert report.valid and report.notification_count == 500
     assert 1 < peak_rss_mb(os.getpid()) < 10_000
+
+
+def test_a_run_that_lost_or_repeated_a_message_is_refused() -> None:
+    from notify_tools.bench.delivery import check_exactly_once
+
+    check_exactly_once("sms", 100, 100, 0)
+    with pytest.raises(RuntimeError, match="99 messages"):
+        check_exactly_once("sms", 100, 99, 0)
+    with pytest.raises(RuntimeError, match="1 more than once"):
+        check_exactly_once("sms", 100, 101, 1)

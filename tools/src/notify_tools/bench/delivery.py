@@ -235,6 +235,14 @@ def _simulator_counts(stack: RunningStack, channel: Channel) -> tuple[int, int]:
     return total, duplicates
 
 
+def check_exactly_once(channel: str, n: int, at_simulator: int, duplicates: int) -> None:
+    """A run that lost or repeated a message has no rate worth reporting."""
+    if at_simulator != n or duplicates:
+        raise RuntimeError(
+            f"{channel}: the simulator received {at_simulator} messages ({duplicates} more than once) for {n} sent"
+        )
+
+
 def run_channel(infra: Infra, log_dir: Path, channel: Channel, n: int, extra_env: dict[str, str]) -> Result:
     stack = launch(infra.env(), log_dir / channel.name, extra_env=extra_env, only=channel.simulators)
     try:
@@ -251,6 +259,7 @@ def run_channel(infra: Infra, log_dir: Path, channel: Channel, n: int, extra_env
         series = _per_second(times)
         elapsed = max((max(times) - min(times)).total_seconds(), 1e-3)
         at_simulator, duplicates = _simulator_counts(stack, channel)
+        check_exactly_once(channel.name, n, at_simulator, duplicates)
         return Result(
             channel.name,
             n,
