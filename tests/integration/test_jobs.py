@@ -165,6 +165,26 @@ def test_row_errors_are_reported_and_an_invalid_file_makes_no_job(
         admin, sid, template_id, "cols.csv", csv_bytes([["phone number"], ["07700900001"]])
     )
     assert missing_column["valid"] is False and missing_column["errors"][0]["row"] is None
+    assert [e["code"] for e in missing_column["errors"]] == ["missing_column"]
+
+    too_long = _upload(
+        admin,
+        sid,
+        template_id,
+        "long.csv",
+        csv_bytes([["phone number", "name"], ["07700900001", "x" * 1000]]),
+    )
+    assert [(e["row"], e["code"]) for e in too_long["errors"]] == [(2, "message_too_long")]
+    assert too_long["errors"][0]["message"].startswith("Your message is too long.")
+
+    twice = _upload(
+        admin,
+        sid,
+        template_id,
+        "twice.csv",
+        csv_bytes([["phone number", "name", "Phone_Number"], ["07700900001", "A", "x"]]),
+    )
+    assert [e["code"] for e in twice["errors"]] == ["duplicate_column"] and twice["valid"] is False
 
     with pytest.raises(AdminApiError) as unreadable:
         _upload(admin, sid, template_id, "notes.pdf", b"%PDF-1.4 not a spreadsheet")

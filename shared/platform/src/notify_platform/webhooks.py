@@ -221,7 +221,7 @@ class WebhookPoster:
             self.counters.abandoned += 1
             log.warning(
                 f"{self.config.name}_receipt_abandoned",
-                key=webhook.key,
+                **{self.config.key_field: webhook.key},
                 attempts=webhook.attempts,
                 problem=problem,
             )

@@ -185,7 +185,6 @@ def record_upload(
 
 async def _checked(
     ctx: Context,
-    request: Request,
     *,
     service_id: uuid.UUID,
     kind: str,
@@ -251,7 +250,6 @@ async def upload_for_job(service_id: uuid.UUID, request: Request, ctx: Ctx) -> d
     else:
         data = await _checked(
             ctx,
-            request,
             service_id=service_id,
             kind="job",
             file=form.get("file"),
@@ -327,7 +325,6 @@ async def upload_contact_list(service_id: uuid.UUID, request: Request, ctx: Ctx)
     info = TemplateInfo(template_type=str(kind), content="", recipients_only=True)
     data = await _checked(
         ctx,
-        request,
         service_id=service_id,
         kind="contact_list",
         file=form.get("file"),
