@@ -29,6 +29,7 @@ from ..adapters.tables import outbox as outbox_table
 
 PRODUCER = "notifications"
 log = get_logger(__name__)
+_INSERT = insert(notifications).on_conflict_do_nothing(index_elements=["id"]).returning(notifications.c.id)
 
 
 def _row(p: NotificationRequestedV1) -> dict[str, Any]:
@@ -128,14 +129,9 @@ def ingest(conn: Connection, envelopes: Sequence[Envelope[Any]], *, email_domain
         payloads.setdefault(env.payload.notification_id, (env, env.payload))
     if not payloads:
         return 0
-    inserted = set(
-        conn.execute(
-            insert(notifications)
-            .values([_row(p) for _, p in payloads.values()])
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(notifications.c.id)
-        ).scalars()
-    )
+    # One cached statement sent as an executemany (SQLAlchemy batches it into multi-row VALUES with RETURNING):
+    # a statement built with .values([...]) is compiled afresh for every batch, which was a fifth of the CPU.
+    inserted = set(conn.execute(_INSERT, [_row(p) for _, p in payloads.values()]).scalars())
     if not inserted:
         return 0
     service_ids = {payloads[i][1].service_id for i in inserted}
