@@ -8,13 +8,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from notify_contracts import decode
+from notify_contracts import Envelope, decode_many, encode_bundle
 from notify_jobs.adapters import storage
 from notify_jobs.adapters.tables import jobs, upload_chunks, uploads
 from notify_jobs.domain import jobs as status
@@ -503,29 +503,25 @@ class FakeBroker:
         self.polls = 0
         self.queues: list[str] = []
         self.published: list[dict[str, Any]] = []
+        self.bundles: list[int] = []
 
-    async def publish_raw(
-        self,
-        routing_key: str,
-        body: bytes,
-        *,
-        message_id: str | None = None,
-        correlation_id: str | None = None,
-    ) -> None:
+    async def publish_bundle(self, envelopes: Sequence[Envelope[Any]], *, correlation_id: str) -> None:
         self.calls += 1
         failing = self.calls == self.fail_on
+        body = encode_bundle(envelopes)  # what goes on the wire, decoded back as a consumer would
         await asyncio.sleep(0)  # a confirm takes a while: the batch's publishes are in flight together
         if failing:
             raise BrokerUnavailable("no confirm")
-        self.published.append(
-            {
-                "routing_key": routing_key,
-                "envelope": decode(body),
-                "message_id": message_id,
-                "correlation_id": correlation_id,
-                "poll": self.polls,
-            }
-        )
+        self.bundles.append(len(envelopes))
+        for envelope in decode_many(body):
+            self.published.append(
+                {
+                    "routing_key": envelope.routing_key,
+                    "envelope": envelope,
+                    "correlation_id": correlation_id,
+                    "poll": self.polls,
+                }
+            )
 
     async def queue_depth(self, queue: str) -> int | None:
         self.queues.append(queue)
@@ -546,6 +542,7 @@ def settings_for(db: Database, **overrides: Any) -> Settings:
         "environment": "test",
         "jobs_database_url": db.url,
         "job_batch_size": 4,
+        "job_bundle_size": 1,
         "job_max_queue_depth": 10,
         "job_lease_seconds": 30.0,
     }
@@ -614,9 +611,7 @@ async def test_every_row_is_announced_once_with_progress_then_all_created(jobs_d
     }
     assert {p["routing_key"] for p in broker.published} == {"notification.requested.v1"}
     assert {p["correlation_id"] for p in broker.published} == {str(job_id)}
-    assert [p["message_id"] for p in broker.published] == [
-        str(p["envelope"].event_id) for p in broker.published
-    ]
+    assert len({p["envelope"].event_id for p in broker.published}) == 10  # an event of its own per row
     # Progress is recorded after each confirmed batch of 4 (the depth is polled before each batch).
     assert progress_seen == [(0, 0), (4, 4), (8, 8), (10, 10)]
     assert set(broker.queues) == {NOTIFICATIONS_QUEUE}
@@ -635,6 +630,19 @@ async def test_every_row_is_announced_once_with_progress_then_all_created(jobs_d
     assert await worker.check_created() == 1
     assert job_row(jobs_db, job_id).job_status == status.ALL_CREATED
     assert await worker.check_created() == 0
+
+
+async def test_rows_travel_in_bundles_of_the_configured_size_within_each_batch(jobs_db: Database) -> None:
+    job_id = add_job(jobs_db, people(10))
+    broker = FakeBroker()
+    worker = worker_for(jobs_db, broker, FakeNotifications(), job_bundle_size=3)
+
+    await worker.process(claimed(jobs_db, worker.owner))
+
+    assert broker.bundles == [3, 1, 3, 1, 2]  # batches of 4, 4 and 2 rows
+    assert sorted(p.job_row_number for p in broker.payloads()) == list(range(10))
+    assert sorted(broker.ids()) == sorted(notification_id(job_id, row) for row in range(10))
+    assert job_row(jobs_db, job_id).job_status == status.FINISHED
 
 
 async def test_trial_mode_skips_rows_to_recipients_outside_the_team(jobs_db: Database) -> None:

@@ -201,3 +201,83 @@ async def test_broadcast_subscriptions_give_every_process_its_own_copy(broker: B
     for consumer in consumers:
         await consumer.stop()
     assert seen == {"a": [event.event_id], "b": [event.event_id]}
+
+
+async def test_a_bundle_is_handled_as_its_events_counted_by_events_in_a_batch_and_acked_once(
+    broker: Broker,
+) -> None:
+    batches: list[list[uuid.UUID]] = []
+
+    async def handler(batch: Sequence[Envelope[Any]]) -> None:
+        batches.append([e.event_id for e in batch])
+
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer(
+        broker,
+        Subscription(queue, ("notification.status_reported.*",), handler, batch_size=10, batch_wait=0.5),
+    )
+    await consumer.start()
+    bundles = [[_report() for _ in range(6)] for _ in range(3)]
+    for bundle in bundles:
+        await broker.publish_bundle(bundle, correlation_id="job-1")
+    single = _report()
+    await broker.publish(single)
+    await _wait_for(lambda: sum(map(len, batches)) == 19)
+    await consumer.stop()
+    assert sorted(i for batch in batches for i in batch) == sorted(
+        [e.event_id for bundle in bundles for e in bundle] + [single.event_id]
+    )
+    # A batch closes once it holds batch_size events: two bundles (12), never all three (18).
+    assert max(map(len, batches)) == 12
+    assert await broker.queue_depth(queue) == 0  # every message acked
+
+
+async def test_a_failing_bundle_is_retried_and_dead_lettered_whole_with_every_event_given_up(
+    broker: Broker,
+) -> None:
+    attempts: list[int] = []
+    gave_up: list[uuid.UUID] = []
+
+    async def handler(batch: Sequence[Envelope[Any]]) -> None:
+        attempts.append(len(batch))
+        raise RuntimeError("database is down")
+
+    async def give_up(envelope: Envelope[Any], reason: str) -> None:
+        gave_up.append(envelope.event_id)
+
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer(
+        broker,
+        Subscription(
+            queue, ("notification.status_reported.*",), handler, retry_delays=(1,), on_give_up=give_up
+        ),
+    )
+    await consumer.start()
+    bundle = [_report() for _ in range(4)]
+    await broker.publish_bundle(bundle, correlation_id="job-1")
+    await _wait_for(lambda: len(attempts) == 2, timeout=15)
+    await asyncio.sleep(0.5)
+    await consumer.stop()
+    assert attempts == [4, 4]  # first try and one retry, each with the whole bundle
+    assert gave_up == [e.event_id for e in bundle]
+    (dead,) = await _dead_letters(broker, queue)
+    assert dead.headers["x-events"] == 4
+    assert str(dead.headers["x-death-reason"]).startswith("retries exhausted: RuntimeError")
+
+
+async def test_a_broken_bundle_is_dead_lettered_with_its_reason_and_consuming_goes_on(broker: Broker) -> None:
+    seen: list[uuid.UUID] = []
+
+    async def handler(batch: Sequence[Envelope[Any]]) -> None:
+        seen.extend(e.event_id for e in batch)
+
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer(broker, Subscription(queue, ("notification.status_reported.*",), handler))
+    await consumer.start()
+    good = _report()
+    await broker.publish_raw("notification.status_reported.v1", b"[]", headers={"x-events": 0})
+    await broker.publish(good)
+    await _wait_for(lambda: seen == [good.event_id])
+    await consumer.stop()
+    (dead,) = await _dead_letters(broker, queue)
+    assert dead.headers["x-death-reason"] == "an empty bundle"

@@ -20,9 +20,11 @@ class Settings(CommonSettings):
     # Scheduling window for `scheduled_for` (Notify: up to 7 days ahead).
     job_max_schedule_days: int = Field(7, ge=1)
 
-    # Processing: rows announced per confirmed batch; pause while the notifications queue holds more than this.
+    # Processing: rows announced per confirmed batch, row events carried per message (a bundle), and how many
+    # messages the notifications queue may hold before workers pause (bundles and single API sends alike).
     job_batch_size: int = Field(500, ge=1)
-    job_max_queue_depth: int = Field(20_000, ge=1)
+    job_bundle_size: int = Field(100, ge=1, le=1000)
+    job_max_queue_depth: int = Field(200, ge=1)
     job_lease_seconds: float = Field(30.0, gt=0)
     job_poll_interval_seconds: float = Field(0.5, gt=0)
     # How often finished jobs are checked for every row having become a notification.

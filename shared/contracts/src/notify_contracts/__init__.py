@@ -1,11 +1,14 @@
 """Event contracts shared by every service: an envelope, typed payloads, and their JSON Schemas."""
 
 from .envelope import (
+    BUNDLE_HEADER,
     Envelope,
     Event,
     InvalidEvent,
     UnknownEvent,
     decode,
+    decode_many,
+    encode_bundle,
     model_for_routing_key,
     new_envelope,
     register,
@@ -26,6 +29,7 @@ from .events import (
 )
 
 __all__ = [
+    "BUNDLE_HEADER",
     "ApiKeyChangedV1",
     "EmailComplaintReceivedV1",
     "EmailDeliveryRequestedV1",
@@ -42,6 +46,8 @@ __all__ = [
     "TemplateChangedV1",
     "UnknownEvent",
     "decode",
+    "decode_many",
+    "encode_bundle",
     "model_for_routing_key",
     "new_envelope",
     "register",

@@ -7,12 +7,13 @@ broker confirm, so a caller that got no exception knows the message is on a dura
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection, AbstractRobustExchange
-from notify_contracts import Envelope
+from notify_contracts import BUNDLE_HEADER, Envelope, encode_bundle
 
 from .logging import get_logger
 
@@ -75,6 +76,19 @@ class Broker:
             correlation_id=envelope.correlation_id,
             headers=headers,
             mandatory=envelope.payload.must_route,
+        )
+
+    async def publish_bundle(self, envelopes: Sequence[Envelope[Any]], *, correlation_id: str) -> None:
+        """Several events of one type and version as one message (``notify_contracts.encode_bundle``): one frame
+        set, one confirm, one delivery and one ack for all of them. Consumers handle each event as if it came alone."""
+        first = envelopes[0]
+        await self.publish_raw(
+            first.routing_key,
+            encode_bundle(envelopes),
+            message_id=str(first.event_id),
+            correlation_id=correlation_id,
+            headers={BUNDLE_HEADER: len(envelopes)},
+            mandatory=first.payload.must_route,
         )
 
     async def publish_raw(

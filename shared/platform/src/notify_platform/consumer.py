@@ -8,7 +8,9 @@ Topology for a subscription on queue ``q`` (all durable):
   retry. Each carries ``x-death-reason`` and the original routing key. ``notify-ops replay-dlq`` moves them back.
 
 Messages are handled in batches (one transaction per batch in the handler); if a batch fails, its messages are
-handled one at a time so a single poison message cannot hold back the others.
+handled one at a time so a single poison message cannot hold back the others. A message may be a bundle of events
+(``notify_contracts.encode_bundle``, with its event count in the ``x-events`` header): its events are handled
+together, acked, retried and dead-lettered as the one message they came in.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
-from notify_contracts import Envelope, InvalidEvent, UnknownEvent, decode
+from notify_contracts import BUNDLE_HEADER, Envelope, InvalidEvent, UnknownEvent, decode_many
 
 from .broker import Broker
 from .logging import bind_correlation_id, get_logger
@@ -140,13 +142,15 @@ class Consumer:
         log.info("consumer.stopped", queue=self.sub.queue)
 
     async def _next_batch(self) -> list[AbstractIncomingMessage] | None:
+        """Messages up to ``batch_size`` events (a bundle counts as the events it carries)."""
         first = await self._buffer.get()
         if first is _STOP:
             self._buffer.put_nowait(_STOP)  # type: ignore[arg-type]
             return None
         batch = [first]
+        events = _event_count(first)
         deadline = asyncio.get_running_loop().time() + self.sub.batch_wait
-        while len(batch) < self.sub.batch_size:
+        while events < self.sub.batch_size:
             timeout = deadline - asyncio.get_running_loop().time()
             try:
                 message = (
@@ -160,6 +164,7 @@ class Consumer:
                 self._buffer.put_nowait(_STOP)  # type: ignore[arg-type]
                 break
             batch.append(message)
+            events += _event_count(message)
         return batch
 
     async def _work(self) -> None:
@@ -176,10 +181,10 @@ class Consumer:
                         await message.nack(requeue=True)
 
     async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
-        decoded: list[tuple[AbstractIncomingMessage, Envelope[Any]]] = []
+        decoded: list[tuple[AbstractIncomingMessage, list[Envelope[Any]]]] = []
         for message in batch:
             try:
-                decoded.append((message, decode(message.body)))
+                decoded.append((message, decode_many(message.body)))
             except (InvalidEvent, UnknownEvent) as exc:
                 if self.sub.broadcast:
                     log.warning("consumer.broadcast_undecodable", queue=self.sub.queue, reason=str(exc)[:200])
@@ -189,7 +194,7 @@ class Consumer:
         if not decoded:
             return
         try:
-            await self.sub.handler([env for _, env in decoded])
+            await self.sub.handler([env for _, envelopes in decoded for env in envelopes])
         except Exception as exc:
             if len(decoded) == 1:
                 await self._retry_or_dead_letter(decoded[0][0], decoded[0][1], exc)
@@ -197,21 +202,22 @@ class Consumer:
             log.warning(
                 "consumer.batch_failed", queue=self.sub.queue, size=len(decoded), error=type(exc).__name__
             )
-            for message, envelope in decoded:
-                await self._process_one(message, envelope)
+            for message, envelopes in decoded:
+                await self._process_one(message, envelopes)
             return
         for message, _ in decoded:
             await self._ack(message)
-        MESSAGES_CONSUMED.labels(queue=self.sub.queue).inc(len(decoded))
+        MESSAGES_CONSUMED.labels(queue=self.sub.queue).inc(sum(len(envelopes) for _, envelopes in decoded))
 
-    async def _process_one(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
+    async def _process_one(self, message: AbstractIncomingMessage, envelopes: list[Envelope[Any]]) -> None:
+        """One message on its own (its events together, if it is a bundle)."""
         try:
-            await self.sub.handler([envelope])
+            await self.sub.handler(envelopes)
         except Exception as exc:
-            await self._retry_or_dead_letter(message, envelope, exc)
+            await self._retry_or_dead_letter(message, envelopes, exc)
         else:
             await self._ack(message)
-            MESSAGES_CONSUMED.labels(queue=self.sub.queue).inc()
+            MESSAGES_CONSUMED.labels(queue=self.sub.queue).inc(len(envelopes))
 
     async def _ack(self, message: AbstractIncomingMessage) -> None:
         # After a reconnect the delivery tag is stale; the broker redelivers and the idempotent handler absorbs it.
@@ -219,8 +225,10 @@ class Consumer:
             await message.ack()
 
     async def _retry_or_dead_letter(
-        self, message: AbstractIncomingMessage, envelope: Envelope[Any], exc: BaseException
+        self, message: AbstractIncomingMessage, envelopes: list[Envelope[Any]], exc: BaseException
     ) -> None:
+        """Retry the message later (all its events, if it is a bundle), or dead-letter it when retries are spent."""
+        envelope = envelopes[0]
         bind_correlation_id(envelope.correlation_id)
         if self.sub.broadcast:
             log.warning("consumer.broadcast_failed", queue=self.sub.queue, error=type(exc).__name__)
@@ -229,14 +237,20 @@ class Consumer:
         attempt = int((message.headers or {}).get("x-attempt", 0))
         reason = f"{type(exc).__name__}: {exc}"[:500]
         if attempt >= len(self.sub.retry_delays):
-            log.error("consumer.retries_exhausted", queue=self.sub.queue, event_id=str(envelope.event_id))
+            log.error(
+                "consumer.retries_exhausted",
+                queue=self.sub.queue,
+                event_id=str(envelope.event_id),
+                events=len(envelopes),
+            )
             if self.sub.on_give_up is not None:
-                try:
-                    await self.sub.on_give_up(envelope, reason)
-                except Exception:  # still dead-lettered with its reason; ops can replay it
-                    log.exception(
-                        "consumer.give_up_failed", queue=self.sub.queue, event_id=str(envelope.event_id)
-                    )
+                for each in envelopes:
+                    try:
+                        await self.sub.on_give_up(each, reason)
+                    except Exception:  # still dead-lettered with its reason; ops can replay it
+                        log.exception(
+                            "consumer.give_up_failed", queue=self.sub.queue, event_id=str(each.event_id)
+                        )
             await self._dead_letter(message, f"retries exhausted: {reason}")
             return
         delay = self.sub.retry_delays[attempt]
@@ -286,6 +300,14 @@ class Consumer:
 
 
 _STOP: Any = object()
+
+
+def _event_count(message: AbstractIncomingMessage) -> int:
+    """How many events a message carries, as its publisher declared (a bundle); 1 for anything else."""
+    try:
+        return max(1, int((message.headers or {}).get(BUNDLE_HEADER, 1)))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 1
 
 
 async def _never(_: Sequence[Envelope[Any]]) -> None:

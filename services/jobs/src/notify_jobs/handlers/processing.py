@@ -7,11 +7,12 @@
   daily limit (behaviour.md §4.2: ``sending limits exceeded`` and nothing sent if it would go over). Then it streams
   the stored rows from where the last committed batch ended, prepares each (the same checks and values as an API
   send; rows to recipients trial mode does not allow are skipped, as Notify does), and announces a batch of
-  ``notification.requested.v1`` with publisher confirms before it records its progress and renews its lease. A
+  ``notification.requested.v1`` (one event per row, carried in bundles of ``JOB_BUNDLE_SIZE`` events a message)
+  with publisher confirms before it records its progress and renews its lease. A
   worker killed mid-batch leaves its progress at the previous batch: the next worker announces those rows again
   with the same notification ids (derived from the job id and the row number), and notifications stores each once.
-  Back-pressure: a batch waits for every confirm, and the worker pauses while the notifications queue is longer
-  than ``JOB_MAX_QUEUE_DEPTH``.
+  Back-pressure: a batch waits for every confirm, and the worker pauses while the notifications queue holds more
+  than ``JOB_MAX_QUEUE_DEPTH`` messages.
 * **Created-check**: a ``finished`` job becomes ``finished all notifications created`` once notifications holds as
   many of its notifications as were announced.
 """
@@ -26,7 +27,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from notify_contracts import new_envelope
+from notify_contracts import Envelope, new_envelope
 from notify_platform.broker import Broker, BrokerUnavailable
 from notify_platform.daily_limits import DailyLimitExceeded, DailyLimits
 from notify_platform.db import Database
@@ -242,12 +243,13 @@ class JobWorker:
         rows_done, sent = job.rows_processed, job.notifications_sent
         correlation_id = str(job.id)
         batch_size = self.settings.job_batch_size
+        bundle_size = self.settings.job_bundle_size
 
         source = iter_prepared(storage.stored_rows(self.db.engine, data_id), info, rules, start_row=rows_done)
 
-        def next_batch() -> tuple[list[tuple[str, bytes, str]], int]:
-            """Up to a batch of rows, as messages ready to publish, and how many rows were read for them."""
-            messages = []
+        def next_batch() -> tuple[list[Envelope[Any]], int]:
+            """Up to a batch of rows, as events ready to publish, and how many rows were read for them."""
+            events = []
             read = 0
             for row in itertools.islice(source, batch_size):
                 read += 1
@@ -263,30 +265,30 @@ class JobWorker:
                     continue
                 if not row.allowed:  # trial mode: rows to recipients outside the team are skipped (Notify)
                     continue
-                envelope = new_envelope(
-                    row_event(row, job=job, sender=sender, created_at=created_at),
-                    producer="jobs",
-                    correlation_id=correlation_id,
+                events.append(
+                    new_envelope(
+                        row_event(row, job=job, sender=sender, created_at=created_at),
+                        producer="jobs",
+                        correlation_id=correlation_id,
+                    )
                 )
-                messages.append(
-                    (envelope.routing_key, envelope.model_dump_json().encode(), str(envelope.event_id))
-                )
-            return messages, read
+            return events, read
 
         try:
             while True:
                 await self._wait_for_room(job.id)
-                messages, read = await self.db.run(next_batch)
+                events, read = await self.db.run(next_batch)
                 if not read:
                     break
+                # Each row keeps its own event; they travel in bundles (one message, one confirm per bundle).
                 await asyncio.gather(
                     *(
-                        self.broker.publish_raw(key, body, message_id=mid, correlation_id=correlation_id)
-                        for key, body, mid in messages
+                        self.broker.publish_bundle(events[i : i + bundle_size], correlation_id=correlation_id)
+                        for i in range(0, len(events), bundle_size)
                     )
                 )
                 rows_done += read
-                sent += len(messages)
+                sent += len(events)
                 await self._progress(job.id, rows_processed=rows_done, notifications_sent=sent)
         finally:
             source.close()
