@@ -50,6 +50,23 @@ def test_report_and_csv_are_written(tmp_path: Path) -> None:
     ]
 
 
+def test_a_partial_run_keeps_the_sections_it_did_not_measure(tmp_path: Path) -> None:
+    report = tmp_path / "benchmarks.md"
+    first = [Section("Delivery services", "old delivery"), Section("Jobs: CSV batch sends", "old jobs")]
+    write(first, report, command="notify-bench", order=["Delivery services", "Jobs: CSV batch sends"])
+    write(
+        [Section("Jobs: CSV batch sends", "new jobs")],
+        report,
+        command="notify-bench --only jobs",
+        order=["Delivery services", "Jobs: CSV batch sends"],
+    )
+    text = report.read_text()
+    assert "old delivery" in text and "new jobs" in text and "old jobs" not in text
+    assert text.index("## Delivery services") < text.index("## Jobs: CSV batch sends")
+    assert text.count("## ") == 2
+    assert "with `notify-bench`." in text and "with `notify-bench --only jobs`." in text
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_cpu_snapshot_sees_this_process_spend_cpu() -> None:
     me = {"bench": os.getpid()}

@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     command = (
         "make bench" if argv is None and len(sys.argv) == 1 else "notify-bench " + " ".join(sys.argv[1:])
     )
-    write(sections, args.report, command=command)
+    order = [delivery.TITLE, jobs.TITLE]
+    write(sections, args.report, command=command, order=order)
     print(f"\nreport written to {args.report}; logs in {log_dir}")
     return 0
 

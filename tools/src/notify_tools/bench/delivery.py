@@ -67,6 +67,8 @@ Your appointment at Riverside clinic is on 3 March at 10:30. Your reference is A
 If you cannot come, call 0300 123 4567 at least 2 days before.
 """
 
+TITLE = "Delivery services"
+
 
 def sms(i: int) -> Event:
     return SmsDeliveryRequestedV1(
@@ -289,7 +291,7 @@ def run(
     infra: Infra, log_dir: Path, *, n: int, channels: tuple[str, ...] = ("sms", "email", "letter")
 ) -> Section:
     section = Section(
-        title="Delivery services",
+        title=TITLE,
         intro=(
             f"Each delivery service draining a backlog of {n:,} requests to its simulator over the real protocol "
             "(HTTP, SMTP, HTTPS zip upload), run as Kubernetes runs it (an api process for receipts and a consumer "

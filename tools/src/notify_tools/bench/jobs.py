@@ -34,6 +34,8 @@ STORED_TARGET_S = 60.0
 RSS_TARGET_MB = 300.0
 TEMPLATE = "Hello ((name)), your appointment is on ((day)). Reply STOP to opt out."
 
+TITLE = "Jobs: CSV batch sends"
+
 
 def csv_bytes(n: int) -> bytes:
     out = io.StringIO()
@@ -130,7 +132,7 @@ def send_job(
 
 def run(infra: Infra, log_dir: Path, *, n: int, n_big: int) -> Section:
     section = Section(
-        title="Jobs: CSV batch sends",
+        title=TITLE,
         intro=(
             f"A {n:,}-row CSV (SMS template with two placeholders) uploaded through the gateway's admin API, checked "
             "and stored by jobs; then the job created and every row announced by jobs and stored by notifications "

@@ -61,24 +61,49 @@ def machine() -> str:
     )
 
 
-def write(sections: list[Section], path: Path, *, command: str) -> None:
-    """Write the report and one ``<stem>-<section>.csv`` of per-second rates per section that has any."""
+def _kept_sections(path: Path, replaced: set[str]) -> dict[str, str]:
+    """The sections of an earlier report (title -> its text), except those being measured anew."""
+    if not path.exists():
+        return {}
+    kept: dict[str, str] = {}
+    for chunk in path.read_text().split("\n## ")[1:]:
+        title = chunk.split("\n", 1)[0].strip()
+        if title not in replaced:
+            kept[title] = "## " + chunk.rstrip() + "\n"
+    return kept
+
+
+def write(sections: list[Section], path: Path, *, command: str, order: list[str] | None = None) -> None:
+    """Write the report and one ``<stem>-<section>.csv`` of per-second rates per section that has any.
+
+    Sections not measured this time (``--only``) are kept from the existing report as they were, each with the date
+    and command it was measured with; ``order`` (section titles) sets their order."""
     now = datetime.now(UTC)
+    kept = _kept_sections(path, {section.title for section in sections})
     out = [
         "# Benchmarks",
         "",
-        f"Measured {now:%Y-%m-%d %H:%M} UTC on {machine()}, with `{command}`. Everything (RabbitMQ, Postgres,",
-        "Redis, the services and the simulators) runs on this one machine, so the figures are what the whole",
-        "platform does on it, not what one service would do alone on a larger host. Where each figure's CPU goes",
-        "and what would lift it: [performance.md](performance.md).",
+        f"Measured on {machine()}. Everything (RabbitMQ, Postgres, Redis, the services and the simulators) runs on",
+        "this one machine, so the figures are what the whole platform does on it, not what one service would do",
+        "alone on a larger host. Where each figure's CPU goes and what would lift it: [performance.md](performance.md).",
         "",
     ]
+    written: dict[str, list[str]] = {}
     for section in sections:
-        out += [f"## {section.title}", "", section.intro, "", table(section), ""]
+        text = [
+            f"## {section.title}",
+            "",
+            f"Measured {now:%Y-%m-%d %H:%M} UTC with `{command}`.",
+            "",
+            section.intro,
+            "",
+            table(section),
+            "",
+        ]
         for note in section.notes:
-            out += [f"- {note}"]
+            text += [f"- {note}"]
         if section.notes:
-            out.append("")
+            text.append("")
         if section.series:
             slug = section.title.lower().split(":")[0].replace(" ", "-")
             csv_path = path.with_name(f"{path.stem}-{slug}.csv")
@@ -87,5 +112,13 @@ def write(sections: list[Section], path: Path, *, command: str) -> None:
                 writer.writerow(["series", "second", "per_second"])
                 for name, points in section.series.items():
                     writer.writerows((name, second, rate) for second, rate in points)
-            out += [f"Per-second rates: [`{csv_path.name}`]({csv_path.name}).", ""]
+            text += [f"Per-second rates: [`{csv_path.name}`]({csv_path.name}).", ""]
+        written[section.title] = text
+    titles = list(order or [])
+    titles += [t for t in [*written, *kept] if t not in titles]
+    for title in titles:
+        if title in written:
+            out += written[title]
+        elif title in kept:
+            out += [kept[title]]
     path.write_text("\n".join(out))
