@@ -11,8 +11,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from notify_contracts import Envelope
 from notify_platform.consumer import Subscription
+from notify_platform.db import Database
 from notify_platform.runtime import Runtime, create_app
 
+from .adapters.callback_http import CallbackPoster, parse_networks
 from .adapters.crypto import SecretBox
 from .entrypoints import (
     admin_api_keys,
@@ -35,6 +37,7 @@ from .entrypoints import (
     internal_reads,
 )
 from .entrypoints.deps import Context
+from .handlers.callbacks import CallbackDispatcher, queue_status_callbacks
 from .handlers.ingest import ingest
 from .handlers.statuses import apply_reports
 from .handlers.sweep import SWEEP_BATCH, time_out_stuck
@@ -46,10 +49,13 @@ ROLES = ("api", "consumer", "all", "migrate")
 QUEUES = {
     "notifications.requested": ("notification.requested.*",),
     "notifications.status-reported": ("notification.status_reported.*",),
+    "notifications.callbacks": ("notification.status_changed.*",),
 }
 
 
-def subscriptions(runtime: Runtime, settings: Settings) -> list[Subscription]:
+def subscriptions(
+    runtime: Runtime, settings: Settings, dispatcher: CallbackDispatcher | None = None
+) -> list[Subscription]:
     db = runtime.db
     assert db is not None
 
@@ -59,6 +65,10 @@ def subscriptions(runtime: Runtime, settings: Settings) -> list[Subscription]:
 
     async def on_status(batch: Sequence[Envelope[Any]]) -> Any:
         return await db.transaction(lambda conn: apply_reports(conn, batch))
+
+    async def on_status_changed(batch: Sequence[Envelope[Any]]) -> None:
+        if await db.transaction(lambda conn: queue_status_callbacks(conn, batch)) and dispatcher is not None:
+            dispatcher.wake()
 
     return [
         Subscription(
@@ -76,6 +86,13 @@ def subscriptions(runtime: Runtime, settings: Settings) -> list[Subscription]:
             batch_size=settings.status_batch_size,
             batch_wait=0.02,
             concurrency=1,
+        ),
+        Subscription(
+            queue="notifications.callbacks",
+            patterns=QUEUES["notifications.callbacks"],
+            handler=on_status_changed,
+            batch_size=200,
+            batch_wait=0.02,
         ),
     ]
 
@@ -114,15 +131,36 @@ def admin_routers() -> list[APIRouter]:
     ]
 
 
+def callback_dispatcher(db: Database, box: SecretBox, settings: Settings) -> CallbackDispatcher:
+    poster = CallbackPoster(
+        timeout=settings.callback_timeout_seconds,
+        allowed_networks=parse_networks(settings.callback_networks),
+        allow_http=settings.callback_http_allowed,
+    )
+    return CallbackDispatcher(
+        db,
+        box,
+        poster,
+        retry_delays=settings.callback_retry_delay_seconds,
+        max_in_flight=settings.callback_max_in_flight,
+        per_service=settings.callback_max_in_flight_per_service,
+        poll_interval=settings.callback_poll_interval_seconds,
+    )
+
+
 def build(role: str, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime(SERVICE, settings)
     db = runtime.use_database(settings.database)
     runtime.use_broker()
     relay = runtime.use_outbox_relay()
+    box = SecretBox(settings.secret_keys)
     if role in ("consumer", "all"):
-        for sub in subscriptions(runtime, settings):
+        dispatcher = callback_dispatcher(db, box, settings)
+        for sub in subscriptions(runtime, settings, dispatcher):
             runtime.subscribe(sub)
+        runtime.background(dispatcher.run_forever)
+        runtime.on_stop(dispatcher.poster.close)
         runtime.background(lambda: sweep_forever(runtime, settings))
     routers = []
     if role in ("api", "all"):
@@ -133,6 +171,6 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
             internal_documents.router,
         ]
     app = create_app(runtime, routers, title="Notify notifications (internal)")
-    app.state.context = Context(settings=settings, db=db, box=SecretBox(settings.secret_keys), relay=relay)
+    app.state.context = Context(settings=settings, db=db, box=box, relay=relay)
     errors.install(app)
     return app

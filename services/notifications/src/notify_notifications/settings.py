@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from notify_platform.settings import CommonSettings
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 DEVELOPMENT_SECRET_KEY = "dev-notify-secret-key-change-me"
 
@@ -25,10 +25,38 @@ class Settings(CommonSettings):
     # Texts and emails still sending/pending this long after creation become temporary-failure (behaviour.md §9.6).
     sending_timeout_seconds: float = 259_200
     sending_sweep_interval_seconds: float = 600
+    # Service callbacks (behaviour.md §11): the POST's timeout; the waits before each retry (connection errors,
+    # timeouts, 5xx and 429 only; 5 retries 300 s apart); concurrency overall and per service.
+    callback_timeout_seconds: float = 5.0
+    callback_retry_delays: str = "300,300,300,300,300"
+    callback_max_in_flight: int = Field(64, ge=1)
+    callback_max_in_flight_per_service: int = Field(4, ge=1)
+    callback_poll_interval_seconds: float = Field(0.5, gt=0)
+    # The SSRF guard: networks a callback may reach although they are not public (comma-separated CIDRs), and
+    # whether plain http is allowed. Unset: loopback and http allowed in development and test (a local receiver
+    # works with `make run`), neither in production.
+    callback_allowed_networks: str | None = None
+    callback_allow_http: bool | None = None
 
     @property
     def database(self) -> str:
         return self.notifications_database_url or self.database_url("notifications")
+
+    @property
+    def callback_retry_delay_seconds(self) -> list[float]:
+        return [float(d) for d in self.callback_retry_delays.split(",") if d.strip()]
+
+    @property
+    def callback_networks(self) -> str:
+        if self.callback_allowed_networks is not None:
+            return self.callback_allowed_networks
+        return "" if self.environment == "production" else "127.0.0.0/8,::1/128"
+
+    @property
+    def callback_http_allowed(self) -> bool:
+        return (
+            self.environment != "production" if self.callback_allow_http is None else self.callback_allow_http
+        )
 
     @property
     def secret_keys(self) -> list[str]:

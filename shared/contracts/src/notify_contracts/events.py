@@ -1,6 +1,7 @@
 """Every event on the bus, one frozen model per (type, major version).
 
 Changelog (a breaking change is a new major version, consumed side by side until the old one is retired):
+- sms.received v1, letter.returned v1: first versions.
 - letter.cancelled v1: first version.
 - email.complaint_received v1: first version.
 - notification.requested v1 gained the optional ``precompiled`` (a letter uploaded as a PDF).
@@ -205,6 +206,36 @@ class EmailComplaintReceivedV1(Event):
     service_id: uuid.UUID
     complained_at: datetime
     provider_reference: str | None = None
+
+
+@register
+class SmsReceivedV1(Event):
+    """A text sent to one of the platform's inbound numbers, as a provider reported it to delivery-sms.
+
+    Notifications matches the destination to a service (behaviour.md §12); an unknown number is logged and dropped.
+    """
+
+    event_type = "sms.received"
+    event_version = 1
+
+    inbound_id: uuid.UUID  # minted by delivery-sms from the provider and its reference: the same report twice is one
+    provider: str
+    provider_reference: str | None = None
+    destination_number: str  # as the provider sent it (international digits, e.g. 447700900456)
+    source_number: str  # the sender, as the provider sent it
+    message: str
+    received_at: datetime  # the provider's time
+
+
+@register
+class LetterReturnedV1(Event):
+    """The print provider reported a letter returned to sender (reported in bulk, days after it was delivered)."""
+
+    event_type = "letter.returned"
+    event_version = 1
+
+    notification_id: uuid.UUID
+    reported_at: datetime
 
 
 @register

@@ -218,6 +218,8 @@ sms_senders = Table(
     Column("archived", Boolean, nullable=False, server_default="false"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=True),
+    # Set when this sender is the service's inbound number (admin-api.md §12.4).
+    Column("inbound_number_id", UUID(as_uuid=True), ForeignKey("inbound_numbers.id"), nullable=True),
 )
 
 email_reply_to = Table(
@@ -258,6 +260,68 @@ service_callback_api = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("service_id", "callback_type"),
+)
+
+# Callbacks waiting to be sent or sent (behaviour.md §11): written in the transaction of what they report, then
+# posted by the callback dispatcher. ``dedupe_key`` (type and the event it reports) makes queueing idempotent.
+# States: pending (due at next_attempt_at), delivered, failed (a 4xx other than 429: never retried), exhausted
+# (every retry used: kept for ops to replay).
+callback_deliveries = Table(
+    "callback_deliveries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("callback_type", String(30), nullable=False),
+    Column("dedupe_key", String(120), nullable=False, unique=True),
+    Column("payload", JSONB, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Index("ix_callback_deliveries_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    Index("ix_callback_deliveries_service_state", "service_id", "state"),
+)
+
+# Spam complaints about delivered emails (behaviour.md §9): the status does not change; the service is told.
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("notification_id", UUID(as_uuid=True), nullable=False),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("complaint_date", DateTime(timezone=True), nullable=False),
+    Column("provider_reference", String(255), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_complaints_service_created", "service_id", "created_at"),
+)
+
+# Letters the print provider reported returned to sender (behaviour.md §8), one row per letter.
+returned_letters = Table(
+    "returned_letters",
+    metadata,
+    Column("notification_id", UUID(as_uuid=True), primary_key=True),
+    Column("service_id", UUID(as_uuid=True), nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_returned_letters_service_reported", "service_id", "reported_at"),
+)
+
+# The pool of numbers that can receive texts (admin-api.md §12.4), stored in national form (07…); at most one per
+# service.
+inbound_numbers = Table(
+    "inbound_numbers",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("number", String(255), nullable=False, unique=True),
+    Column("provider", String(50), nullable=False),
+    Column("service_id", UUID(as_uuid=True), ForeignKey("services.id"), nullable=True, unique=True),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
 )
 
 guest_list = Table(

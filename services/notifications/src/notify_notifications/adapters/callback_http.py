@@ -1,0 +1,122 @@
+"""Posting one callback to a service's endpoint: the SSRF guard, then the POST with its bearer token.
+
+The guard resolves the host at send time and refuses the callback if any address it resolves to is private,
+loopback, link-local, multicast, reserved or unspecified, unless that address is inside a network the settings allow
+(development allows loopback). The request then goes to the address that was checked (the host kept in the ``Host``
+header and, for https, in SNI and certificate verification), so a DNS answer that changes between the check and the
+connection (rebinding) cannot point it elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class TargetRefused(Exception):
+    """The URL may not be called (scheme, or an address in a refused range): the callback fails, never retried."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """``status_code`` is None when no answer came (connection error or timeout: ``error`` says which)."""
+
+    status_code: int | None
+    error: str | None = None
+
+
+def parse_networks(text: str) -> tuple[IpNetwork, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+
+
+def _refused_range(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass  # a name, not an address
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConnectionError(f"cannot resolve host: {exc}") from exc
+    if not infos:
+        raise ConnectionError("host resolves to no address")
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+async def resolve_allowed(host: str, port: int, allowed: tuple[IpNetwork, ...]) -> str:
+    """The address to connect to: the host's first address, if every address it resolves to may be called."""
+    addresses = await _addresses(host, port)
+    for address in addresses:
+        if _refused_range(address) and not any(address in network for network in allowed):
+            raise TargetRefused(f"refused: the host resolves to a non-public address ({address})")
+    return str(addresses[0])
+
+
+class CallbackPoster:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        allowed_networks: tuple[IpNetwork, ...],
+        allow_http: bool,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.allowed_networks = allowed_networks
+        self.allow_http = allow_http
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def post(self, url: str, token: str, payload: dict[str, Any]) -> Outcome:
+        """POST the payload. Raises ``TargetRefused`` for a URL the guard refuses; answers the status code, or no
+        code with the error for a connection failure or timeout."""
+        parts = urlsplit(url)
+        if parts.scheme not in (("https", "http") if self.allow_http else ("https",)) or not parts.hostname:
+            raise TargetRefused(
+                f"refused: {parts.scheme or 'no'} scheme" if parts.hostname else "refused: no host"
+            )
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            address = await resolve_allowed(parts.hostname, port, self.allowed_networks)
+        except ConnectionError as exc:
+            return Outcome(None, str(exc)[:200])
+        pinned = address if ":" not in address else f"[{address}]"
+        netloc = f"{pinned}:{parts.port}" if parts.port else pinned
+        host_header = parts.netloc.rsplit("@", 1)[-1]
+        extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+        try:
+            response = await self.client.post(
+                urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
+                json=payload,
+                headers={"Authorization": f"Bearer {token}", "Host": host_header},
+                extensions=extensions,
+            )
+        except httpx.TimeoutException:
+            return Outcome(None, "timeout")
+        except httpx.HTTPError as exc:
+            return Outcome(None, type(exc).__name__)
+        return Outcome(response.status_code)
