@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from notify_tools.admin_client import AdminClient
+from notify_tools.callback_receiver import CallbackReceiver
 from notify_tools.demo import create_demo
 from notify_tools.launcher import RunningStack, launch
 from notify_tools.testing import Infra
@@ -22,9 +23,15 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ru
     log_dir: Path = tmp_path_factory.mktemp("stack-logs")
     # A long gateway cache TTL, so that revocations and template changes taking effect at once can only be the
     # change events invalidating the cache (production keeps 1 s as the fallback). Short delivery retries, so
-    # that running out of them takes seconds, not Notify's four hours.
+    # that running out of them takes seconds, not Notify's four hours; callbacks likewise (Notify: 5 × 300 s).
     running = launch(
-        infra.env(), log_dir, extra_env={"CACHE_TTL_SECONDS": "30", "DELIVERY_RETRY_DELAYS": "1,1,2"}
+        infra.env(),
+        log_dir,
+        extra_env={
+            "CACHE_TTL_SECONDS": "30",
+            "DELIVERY_RETRY_DELAYS": "1,1,2",
+            "CALLBACK_RETRY_DELAYS": "1,1,1,1,1",
+        },
     )
     try:
         yield running
@@ -57,3 +64,10 @@ def db(stack: RunningStack) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def callback_receiver() -> Iterator[CallbackReceiver]:
+    """A real HTTP endpoint on 127.0.0.1 (the test stack, like development, allows loopback and plain http)."""
+    with CallbackReceiver() as receiver:
+        yield receiver
