@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -74,22 +75,41 @@ async def resolve_allowed(host: str, port: int, allowed: tuple[IpNetwork, ...]) 
 
 
 class CallbackPoster:
+    """Posts callbacks, keeping connections alive per host name: the connection pool is keyed by the pinned address,
+    so hosts sharing an address (a CDN) must not share a client, or one host's TLS connection would carry another's
+    request."""
+
     def __init__(
         self,
         *,
         timeout: float,
         allowed_networks: tuple[IpNetwork, ...],
         allow_http: bool,
-        client: httpx.AsyncClient | None = None,
+        max_hosts: int = 256,
     ) -> None:
         self.allowed_networks = allowed_networks
         self.allow_http = allow_http
-        self.client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
+        self.timeout = timeout
+        self.max_hosts = max_hosts
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+
+    def _client(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.pop(host, None) or httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
         )
+        self._clients[host] = client  # most recently used last
+        while len(self._clients) > self.max_hosts:
+            _, oldest = self._clients.popitem(last=False)
+            asyncio.get_running_loop().create_task(oldest.aclose())
+        return client
 
     async def close(self) -> None:
-        await self.client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
     async def post(self, url: str, token: str, payload: dict[str, Any]) -> Outcome:
         """POST the payload. Raises ``TargetRefused`` for a URL the guard refuses; answers the status code, or no
@@ -109,7 +129,7 @@ class CallbackPoster:
         host_header = parts.netloc.rsplit("@", 1)[-1]
         extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
         try:
-            response = await self.client.post(
+            response = await self._client(parts.hostname).post(
                 urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
                 json=payload,
                 headers={"Authorization": f"Bearer {token}", "Host": host_header},

@@ -17,7 +17,11 @@ from .tables import callback_deliveries, service_callback_api
 
 PENDING, DELIVERED, FAILED, EXHAUSTED = "pending", "delivered", "failed", "exhausted"
 
-_INSERT = insert(callback_deliveries).on_conflict_do_nothing(index_elements=["dedupe_key"])
+_INSERT = (
+    insert(callback_deliveries)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(callback_deliveries.c.id)
+)
 
 
 def enqueue(conn: Connection, callbacks: Iterable[Callback]) -> int:
@@ -36,8 +40,8 @@ def enqueue(conn: Connection, callbacks: Iterable[Callback]) -> int:
             )
         )
     }
-    rows = [
-        {
+    rows = {
+        c.dedupe_key: {
             "id": uuid.uuid4(),
             "service_id": c.service_id,
             "callback_type": c.callback_type,
@@ -47,10 +51,10 @@ def enqueue(conn: Connection, callbacks: Iterable[Callback]) -> int:
         }
         for c in wanted
         if (c.service_id, c.callback_type) in configured
-    ]
+    }
     if not rows:
         return 0
-    return conn.execute(_INSERT, rows).rowcount or 0
+    return len(conn.execute(_INSERT, list(rows.values())).all())
 
 
 def claim(
