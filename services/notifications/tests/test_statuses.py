@@ -26,6 +26,9 @@ from notify_notifications.domain.statuses import UPDATABLE, is_final, may_apply
         ("returned-letter", "returned-letter", False),
         ("returned-letter", "delivered", False),
         ("technical-failure", "returned-letter", False),
+        ("sending", "returned-letter", True),  # returned before its despatch receipt arrived
+        ("cancelled", "returned-letter", False),
+        ("validation-failed", "returned-letter", False),
     ],
 )
 def test_may_apply(current: str, new: str, expected: bool) -> None:
