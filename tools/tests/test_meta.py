@@ -25,9 +25,7 @@ PACKAGES = [
 
 # Events published today whose consumers arrive with a later piece of work. Remove a line when its consumer lands.
 NOT_CONSUMED_YET = {
-    "email.complaint_received": "complaint callbacks consume it (callbacks issue)",
     "sms.received": "notifications stores inbound texts (callbacks issue, in progress)",
-    "letter.returned": "notifications records returned letters (callbacks issue, in progress)",
 }
 
 

@@ -38,7 +38,9 @@ from .entrypoints import (
 )
 from .entrypoints.deps import Context
 from .handlers.callbacks import CallbackDispatcher, queue_status_callbacks
+from .handlers.complaints import store_complaints
 from .handlers.ingest import ingest
+from .handlers.returned_letters import apply_returns
 from .handlers.statuses import apply_reports
 from .handlers.sweep import SWEEP_BATCH, time_out_stuck
 from .settings import Settings
@@ -50,6 +52,8 @@ QUEUES = {
     "notifications.requested": ("notification.requested.*",),
     "notifications.status-reported": ("notification.status_reported.*",),
     "notifications.callbacks": ("notification.status_changed.*",),
+    "notifications.complaints": ("email.complaint_received.*",),
+    "notifications.returned-letters": ("letter.returned.*",),
 }
 
 
@@ -69,6 +73,16 @@ def subscriptions(
     async def on_status_changed(batch: Sequence[Envelope[Any]]) -> None:
         if await db.transaction(lambda conn: queue_status_callbacks(conn, batch)) and dispatcher is not None:
             dispatcher.wake()
+
+    async def on_complaints(batch: Sequence[Envelope[Any]]) -> None:
+        if await db.transaction(lambda conn: store_complaints(conn, batch)) and dispatcher is not None:
+            dispatcher.wake()
+
+    async def on_returned(batch: Sequence[Envelope[Any]]) -> Any:
+        recorded = await db.transaction(lambda conn: apply_returns(conn, batch))
+        if recorded and dispatcher is not None:
+            dispatcher.wake()
+        return recorded
 
     return [
         Subscription(
@@ -92,6 +106,20 @@ def subscriptions(
             patterns=QUEUES["notifications.callbacks"],
             handler=on_status_changed,
             batch_size=200,
+            batch_wait=0.02,
+        ),
+        Subscription(
+            queue="notifications.complaints",
+            patterns=QUEUES["notifications.complaints"],
+            handler=on_complaints,
+            batch_size=100,
+            batch_wait=0.02,
+        ),
+        Subscription(
+            queue="notifications.returned-letters",
+            patterns=QUEUES["notifications.returned-letters"],
+            handler=on_returned,
+            batch_size=100,
             batch_wait=0.02,
         ),
     ]
