@@ -30,7 +30,10 @@ def admin(admin_db: Database) -> Iterator[TestClient]:
     app = FastAPI()
     for router in admin_routers():
         app.include_router(router)
-    settings = Settings(environment="test", notify_secret_keys="a-test-secret-key-of-16+")
+    # Callback URLs as production takes them (https only); development's plain http is tested on its own.
+    settings = Settings(
+        environment="test", notify_secret_keys="a-test-secret-key-of-16+", callback_allow_http=False
+    )
     app.state.context = Context(
         settings=settings, db=admin_db, box=SecretBox(settings.secret_keys), relay=None
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -85,3 +86,25 @@ def test_callback_validation_in_the_v2_shape(admin: TestClient) -> None:
         admin.post(f"/service/{uuid.uuid4()}/callback-api", json={**stranger, "updated_by_id": owner["id"]}),
         404,
     )
+
+
+def test_development_settings_also_take_plain_http_for_a_local_receiver(admin: TestClient) -> None:
+    owner = new_user(admin)
+    sid = new_service(admin, owner)["id"]
+    body = {
+        "url": "http://127.0.0.1:9999/cb",
+        "bearer_token": "long-enough-token",
+        "updated_by_id": owner["id"],
+    }
+    assert admin.post(f"/service/{sid}/callback-api", json=body).status_code == 400  # production's rule
+    context = admin.app.state.context  # type: ignore[attr-defined]
+    development = context.settings.model_copy(
+        update={"callback_allow_http": None, "environment": "development"}
+    )
+    admin.app.state.context = dataclasses.replace(context, settings=development)  # type: ignore[attr-defined]
+    try:
+        created = admin.post(f"/service/{sid}/callback-api", json=body)
+    finally:
+        admin.app.state.context = context  # type: ignore[attr-defined]
+    assert created.status_code == 201, created.text
+    assert created.json()["data"]["url"] == "http://127.0.0.1:9999/cb"

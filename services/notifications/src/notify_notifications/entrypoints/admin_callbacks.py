@@ -1,5 +1,6 @@
 """Admin routes for a service's callback configuration (admin-api.md §11): one URL and bearer token per kind of
-callback. The token is stored encrypted and never returned. (Sending the callbacks is not built yet.)"""
+callback. The token is stored encrypted and never returned. The callbacks themselves are sent by
+``handlers/callbacks.py``."""
 
 from __future__ import annotations
 
@@ -56,14 +57,17 @@ def callback_json(row: Any) -> dict[str, Any]:
     }
 
 
-def _check(body: Any, *, creating: bool) -> dict[str, Any]:
+def _check(body: Any, *, creating: bool, allow_http: bool) -> dict[str, Any]:
+    """``allow_http``: development and test settings (CALLBACK_ALLOW_HTTP) also take plain http, for a local
+    receiver; where the URL may point is checked again when each callback is sent (the SSRF guard)."""
     if not isinstance(body, dict):
         raise InvalidCallback("body must be a JSON object")
     problems = []
     if creating or "url" in body:
         url = body.get("url")
         parsed = urlparse(url) if isinstance(url, str) else None
-        if parsed is None or parsed.scheme != "https" or not parsed.netloc or len(url) > 255:
+        schemes = ("https", "http") if allow_http else ("https",)
+        if parsed is None or parsed.scheme not in schemes or not parsed.netloc or len(url) > 255:
             problems.append("url is not a valid https url")
     if creating or "bearer_token" in body:
         token = body.get("bearer_token")
@@ -102,7 +106,7 @@ def _find(conn: Connection, service_id: uuid.UUID, callback_id: uuid.UUID, callb
 @router.post("/service/{service_id}/callback-api", status_code=201)
 async def create_callback(service_id: uuid.UUID, body: dict[str, Any], ctx: Ctx) -> Response:
     try:
-        checked = _check(body, creating=True)
+        checked = _check(body, creating=True, allow_http=ctx.settings.callback_http_allowed)
     except InvalidCallback as exc:
         return exc.response()
     callback_id = uuid.uuid4()
@@ -136,7 +140,7 @@ async def update_callback(
     service_id: uuid.UUID, callback_id: uuid.UUID, body: dict[str, Any], ctx: Ctx
 ) -> Response:
     try:
-        checked = _check(body, creating=False)
+        checked = _check(body, creating=False, allow_http=ctx.settings.callback_http_allowed)
     except InvalidCallback as exc:
         return exc.response()
 
