@@ -13,8 +13,8 @@ from notify_platform.outbox import OutboxRelay
 from notify_platform.runtime import Runtime, create_app
 
 from .domain.priorities import ProviderPriority
+from .entrypoints import inbound, receipts
 from .entrypoints import providers as provider_routes
-from .entrypoints import receipts
 from .handlers.failover import Failover, every
 from .handlers.send import ProviderPool, SmsSender, give_up
 from .providers import Receipt, build_provider
@@ -88,7 +88,7 @@ def build(role: str, settings: Settings | None = None) -> FastAPI:
             await provider.aclose()
 
     runtime.on_stop(close_providers)
-    routers = [receipts.router, provider_routes.router] if role in ("api", "all") else []
+    routers = [receipts.router, inbound.router, provider_routes.router] if role in ("api", "all") else []
     app = create_app(runtime, routers, title="Notify delivery-sms")
     app.state.context = Context(
         db=db,

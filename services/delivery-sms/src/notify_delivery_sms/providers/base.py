@@ -11,8 +11,10 @@ import binascii
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
@@ -60,6 +62,17 @@ class Receipt:
     detail: str | None = None
 
 
+@dataclass(frozen=True)
+class InboundText:
+    """A text someone sent to one of our inbound numbers, as the provider reported it (numbers as sent)."""
+
+    provider_reference: str | None
+    source_number: str
+    destination_number: str
+    message: str
+    received_at: datetime | None  # UTC; None when the provider gave no time
+
+
 @runtime_checkable
 class SmsProvider(Protocol):
     name: str
@@ -73,6 +86,8 @@ class SmsProvider(Protocol):
     def parse_receipt(self, body: bytes, content_type: str) -> Receipt: ...
 
     def receipt_authorised(self, headers: Mapping[str, str]) -> bool: ...
+
+    def parse_inbound(self, body: bytes, content_type: str) -> InboundText: ...
 
     async def aclose(self) -> None: ...
 
@@ -273,8 +288,8 @@ class HttpProvider:
         return f"<{type(self).__name__} name={self.name!r} base_url={self.base_url!r}>"
 
 
-def decode_fields(body: bytes, content_type: str, *, default: str) -> dict[str, str]:
-    """A receipt body as a flat ``{field: text}`` dict, JSON object or form-encoded.
+def decode_fields(body: bytes, content_type: str, *, default: str, what: str = "receipt") -> dict[str, str]:
+    """A receipt (or inbound text: ``what``) body as a flat ``{field: text}`` dict, JSON object or form-encoded.
 
     The declared content type decides; with none (or an unrecognised one) ``default`` ("json" or "form") does.
     Raises ValueError on a body that is not what it claims to be.
@@ -290,9 +305,9 @@ def decode_fields(body: bytes, content_type: str, *, default: str) -> dict[str, 
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise ValueError("receipt body is not valid JSON") from exc
+            raise ValueError(f"{what} body is not valid JSON") from exc
         if not isinstance(data, dict):
-            raise ValueError("receipt body is not a JSON object")
+            raise ValueError(f"{what} body is not a JSON object")
         return {
             str(k): v if isinstance(v, str) else ("" if v is None else str(v))
             for k, v in data.items()
@@ -301,9 +316,39 @@ def decode_fields(body: bytes, content_type: str, *, default: str) -> dict[str, 
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError("receipt body is not UTF-8") from exc
+        raise ValueError(f"{what} body is not UTF-8") from exc
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
     except ValueError as exc:
-        raise ValueError("receipt body is not form-encoded") from exc
+        raise ValueError(f"{what} body is not form-encoded") from exc
     return dict(pairs)
+
+
+LONDON = ZoneInfo("Europe/London")
+PROVIDER_TIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+)
+
+
+def london_time(text: str) -> datetime:
+    """A provider's ``YYYY-MM-DD HH:MM:SS`` (UK local time, as both aggregators send it) in UTC.
+
+    Raises ValueError on anything else."""
+    value = text.strip()
+    for fmt in PROVIDER_TIME_FORMATS:
+        try:
+            parsed = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return parsed.replace(tzinfo=LONDON).astimezone(UTC)
+    raise ValueError("time is not YYYY-MM-DD HH:MM:SS")
+
+
+def required_field(fields: Mapping[str, str], name: str, what: str) -> str:
+    value = (fields.get(name) or "").strip()
+    if not value:
+        raise ValueError(f"{what} has no {name}")
+    return value

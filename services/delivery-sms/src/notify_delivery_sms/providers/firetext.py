@@ -15,10 +15,13 @@ from .base import (
     PERMANENT_FAILURE,
     TECHNICAL_FAILURE,
     HttpProvider,
+    InboundText,
     ProviderError,
     Receipt,
     decode_fields,
+    london_time,
     normalise_msisdn,
+    required_field,
 )
 from .wire import (
     FIRETEXT_API_KEY_HEADER,
@@ -120,4 +123,26 @@ class FiretextProvider(HttpProvider):
             provider_reference=(fields.get("messageId") or "").strip() or None,
             status=notify_status,
             detail=detail,
+        )
+
+    def parse_inbound(self, body: bytes, content_type: str) -> InboundText:
+        """A received text: a form with ``source`` (sender), ``destination`` (our number), ``message`` and ``time``
+        (UK local). Firetext sends no message id of its own; a ``reference`` is used when there is one."""
+        what = "firetext inbound text"
+        fields = decode_fields(body, content_type, default="form", what=what)
+        source = required_field(fields, "source", what)
+        destination = required_field(fields, "destination", what)
+        if "message" not in fields:
+            raise ValueError(f"{what} has no message")
+        time = required_field(fields, "time", what)
+        try:
+            received_at = london_time(time)
+        except ValueError:
+            raise ValueError(f"{what} time is not YYYY-MM-DD HH:MM:SS") from None
+        return InboundText(
+            provider_reference=(fields.get("reference") or "").strip() or None,
+            source_number=source,
+            destination_number=destination,
+            message=fields["message"],
+            received_at=received_at,
         )

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote_plus
+
 import aiohttp
 import orjson
 
 from .base import (
     TECHNICAL_FAILURE,
     HttpProvider,
+    InboundText,
     ProviderError,
     Receipt,
     decode_fields,
+    london_time,
     normalise_msisdn,
+    required_field,
 )
 from .wire import MMG_SEND_PATH, MMG_STATUSES
 
@@ -89,4 +94,27 @@ class MmgProvider(HttpProvider):
             provider_reference=(fields.get("reference") or "").strip() or None,
             status=mmg_status(code),
             detail=detail[:100],
+        )
+
+    def parse_inbound(self, body: bytes, content_type: str) -> InboundText:
+        """A received text: JSON with ``ID``, ``MSISDN`` (sender), ``Number`` (our number), ``Message`` and
+        ``DateRecieved`` (sic), the last two URL-encoded with ``+`` for spaces; the time is UK local and optional."""
+        fields = decode_fields(body, content_type, default="json", what="mmg inbound text")
+        what = "mmg inbound text"
+        reference = required_field(fields, "ID", what)
+        source = required_field(fields, "MSISDN", what)
+        destination = required_field(fields, "Number", what)
+        if "Message" not in fields:
+            raise ValueError(f"{what} has no Message")
+        date = (fields.get("DateRecieved") or fields.get("DateReceived") or "").strip()
+        try:
+            received_at = london_time(unquote_plus(date)) if date else None
+        except ValueError:
+            raise ValueError(f"{what} DateRecieved is not YYYY-MM-DD HH:MM:SS") from None
+        return InboundText(
+            provider_reference=reference,
+            source_number=source,
+            destination_number=destination,
+            message=unquote_plus(fields["Message"]),
+            received_at=received_at,
         )

@@ -20,6 +20,15 @@
              reference=<notification id>&messageId=<provider message id>&status=0|1|2&code=000&time=YYYY-MM-DD HH:MM:SS
              status 0 delivered, 2 pending, 1 declined: decided by ``code`` (see FIRETEXT_DECLINED_CODES)
 
+Received texts (both protocols; same basic-auth credentials as receipts; answered 200 {"status": "ok"})
+    mmg      POST <delivery-sms>/notifications/sms/receive/mmg   (JSON)
+             {"ID": "<provider message id>", "MSISDN": "447700900123", "Number": "447700900456",
+              "Message": "url+encoded%2C+plus+for+spaces", "DateRecieved": "2017-05-21+11%3A56%3A11"}
+             (sic "DateRecieved": UK local time, URL-encoded, optional)
+    firetext POST <delivery-sms>/notifications/sms/receive/firetext   (form-encoded)
+             source=447700900123&destination=447700900456&message=...&time=YYYY-MM-DD HH:MM:SS   (UK local time;
+             no message id)
+
 Both protocols
     lookup   GET {base}/messages/by-reference/{notification id}   (same credentials as a send: basic auth for
              mmg, an ``X-Api-Key`` header for firetext)
@@ -34,6 +43,7 @@ from .base import DELIVERED, PERMANENT_FAILURE, TEMPORARY_FAILURE
 MMG_SEND_PATH = "/v1/messages"
 FIRETEXT_SEND_PATH = "/api/sendsms/json"
 FIRETEXT_API_KEY_HEADER = "X-Api-Key"
+INBOUND_PATH = "/notifications/sms/receive/{provider}"
 
 MMG_DELIVERED = 3
 MMG_TEMPORARY_FAILURE = 4

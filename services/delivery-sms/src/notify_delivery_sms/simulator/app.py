@@ -5,6 +5,8 @@ id; a receipt chosen by the recipient's number is POSTed to ``receipt_url`` afte
 ending 7700900003 → temporary failure (firetext: "pending" first), ending 7700900002 → permanent failure,
 anything else → delivered. Logs carry ids and counts only, never numbers or message text. ``PUT /control``
 changes the injected error rate, the send latency and the receipt delay while it runs (failover tests use it).
+``POST /inbound`` ({"source", "destination", "message"}) makes the simulator send a received text to
+``inbound_url`` in its provider's format, as if someone had texted one of the platform's inbound numbers.
 
 The send endpoint is the hot path (2,000+/s on one core), so it is served as plain ASGI ahead of FastAPI's
 routing and dependency machinery; everything else (lookup, stats, health, lifespan) is ordinary FastAPI.
@@ -19,9 +21,11 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
+import aiohttp
 import orjson
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -29,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..providers.base import (
     DELIVERED,
+    LONDON,
     PERMANENT_FAILURE,
     TEMPORARY_FAILURE,
     credentials_match,
@@ -150,6 +155,37 @@ def firetext_receipts(reference: str, message_id: str, outcome: str, with_pendin
     return pending
 
 
+def inbound_report(
+    flavour: str, *, source: str, destination: str, message: str, reference: str, at: datetime
+) -> tuple[bytes, str]:
+    """(body, content type) of a received text as this provider POSTs it (see ``providers.wire``)."""
+    local = at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M:%S")
+    if flavour == "mmg":
+        body = {
+            "ID": reference,
+            "MSISDN": source,
+            "Number": destination,
+            "Message": quote_plus(message),
+            "DateRecieved": quote_plus(local),
+            "Channel": "SMS",
+        }
+        return orjson.dumps(body), "application/json"
+    form = {"source": source, "destination": destination, "message": message, "time": local}
+    return urlencode(form).encode(), "application/x-www-form-urlencoded"
+
+
+class InboundRequest(BaseModel):
+    """``POST /inbound``: a text from ``source`` to the inbound number ``destination`` (any format the provider
+    might use, e.g. 447700900456). ``reference`` (mmg's message id) repeats an earlier report when given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=30)
+    destination: str = Field(min_length=1, max_length=30)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_LENGTH)
+    reference: str | None = Field(default=None, min_length=1, max_length=MAX_REFERENCE_LENGTH)
+
+
 class SimulatorState:
     """Everything the simulator remembers; in memory, single event loop, so no locking is needed."""
 
@@ -170,6 +206,7 @@ class SimulatorState:
         self.by_reference: dict[str, int] = {}
         self.message_ids: dict[str, str] = {}  # client reference -> first message id accepted for it
         self.refused = {"unauthorised": 0, "malformed": 0, "injected_errors": 0}
+        self.inbound = {"sent": 0, "refused": 0}
 
     def control(self) -> dict[str, object]:
         return {
@@ -186,7 +223,11 @@ class SimulatorState:
             "flavour": self.settings.flavour,
             "refused": self.refused,
             "receipts": self.receipts.counters.as_dict(),
+            "inbound": self.inbound,
         }
+
+    def next_message_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter):010x}"
 
     # -- credentials ---------------------------------------------------------------------------------------
 
@@ -200,7 +241,7 @@ class SimulatorState:
 
     def _accept(self, reference: str, digits: str) -> str:
         """Count the send, remember its message id and schedule its receipts."""
-        message_id = f"{self._id_prefix}{next(self._id_counter):010x}"
+        message_id = self.next_message_id()
         self.total += 1
         self.by_reference[reference] = self.by_reference.get(reference, 0) + 1
         self.message_ids.setdefault(reference, message_id)
@@ -426,6 +467,48 @@ def create_app(settings: SimulatorSettings) -> FastAPI:
             state.receipts.delay_ms = change.receipt_delay_ms
         log.info("sms_simulator_control_changed", **state.control())
         return _json(200, state.control())
+
+    @app.post("/inbound")
+    async def send_inbound(request: Request) -> Response:
+        """Send a received text to the platform now, in this provider's format, and answer what it answered."""
+        try:
+            wanted = InboundRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return _json(
+                400,
+                {
+                    "error": "invalid inbound text",
+                    "detail": exc.errors(include_url=False, include_context=False, include_input=False),
+                },
+            )
+        if not settings.inbound_url:
+            return _json(409, {"error": "no inbound_url configured (SMS_SIM_INBOUND_URL)"})
+        reference = wanted.reference or state.next_message_id()
+        body, content_type = inbound_report(
+            settings.flavour,
+            source=wanted.source,
+            destination=wanted.destination,
+            message=wanted.message,
+            reference=reference,
+            at=datetime.now(UTC),
+        )
+        headers = {
+            "Authorization": aiohttp.encode_basic_auth(settings.receipt_username, settings.receipt_password),
+            "Content-Type": content_type,
+        }
+        timeout = aiohttp.ClientTimeout(total=settings.receipt_timeout_ms / 1000)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
+                async with session.post(settings.inbound_url, data=body, headers=headers) as answer:
+                    status, text = answer.status, await answer.text()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            state.inbound["refused"] += 1
+            log.warning("sms_simulator_inbound_failed", error=type(exc).__name__)
+            return _json(502, {"error": f"could not reach the platform ({type(exc).__name__})"})
+        state.inbound["sent" if 200 <= status < 300 else "refused"] += 1
+        log.info("sms_simulator_inbound_sent", reference=reference, status_code=status)
+        reported = reference if settings.flavour == "mmg" else None  # firetext reports no message id
+        return _json(200, {"reference": reported, "status_code": status, "response": text[:1000]})
 
     @app.get("/health")
     async def health() -> Response:

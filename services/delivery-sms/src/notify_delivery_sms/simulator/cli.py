@@ -20,6 +20,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int)
     parser.add_argument("--receipt-url")
     parser.add_argument("--receipt-delay-ms", type=int)
+    parser.add_argument("--inbound-url")
     parser.add_argument("--latency-ms", type=int)
     parser.add_argument("--error-rate", type=float)
     parser.add_argument("--seed", type=int)

@@ -26,6 +26,9 @@ class SimulatorSettings(BaseSettings):
     receipt_username: str = "notify"
     receipt_password: str = "notify-sms-receipts"
     receipt_delay_ms: int = Field(default=200, ge=0)
+    # Where ``POST /inbound`` sends a received text, in this provider's format, with the receipt credentials
+    # (None: texts cannot be sent to the platform).
+    inbound_url: str | None = None
 
     latency_ms: int = Field(default=0, ge=0)
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
