@@ -181,6 +181,7 @@ SIMULATORS: tuple[Workload, ...] = tuple(
             ("SMS_SIM_HOST", "0.0.0.0"),
             ("SMS_SIM_PORT", str(port)),
             ("SMS_SIM_RECEIPT_URL", f"http://delivery-sms-api:6014/notifications/sms/{flavour}"),
+            ("SMS_SIM_INBOUND_URL", f"http://delivery-sms-api:6014/notifications/sms/receive/{flavour}"),
         ),
         callers=("delivery-sms-api", "delivery-sms-consumer"),
     )

@@ -65,6 +65,7 @@ def processes(ports: Ports = Ports(), python: str = sys.executable) -> list[Proc
                 "SMS_SIM_FLAVOUR": flavour,
                 "SMS_SIM_PORT": str(port),
                 "SMS_SIM_RECEIPT_URL": f"http://127.0.0.1:{ports.delivery_sms}/notifications/sms/{flavour}",
+                "SMS_SIM_INBOUND_URL": f"http://127.0.0.1:{ports.delivery_sms}/notifications/sms/receive/{flavour}",
             },
             health_path="/health",
             port=port,
