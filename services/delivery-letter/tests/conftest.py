@@ -69,8 +69,9 @@ def reports(db: Database) -> list[Any]:
 
 
 def statuses(db: Database, notification_id: Any = None) -> list[tuple[str, str]]:
+    """(notification id, status) of every report, a ``letter.returned`` event counting as ``returned-letter``."""
     return [
-        (str(r.notification_id), r.status)
+        (str(r.notification_id), getattr(r, "status", "returned-letter"))
         for r in reports(db)
         if notification_id is None or r.notification_id == notification_id
     ]

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
+from notify_contracts import LetterReturnedV1, decode
 from notify_delivery_letter.adapters import store
 from notify_delivery_letter.adapters.print_provider import UploadResult
 from notify_delivery_letter.adapters.scanner import EicarScanner
-from notify_delivery_letter.adapters.tables import letters
+from notify_delivery_letter.adapters.tables import letters, outbox
 from notify_delivery_letter.bootstrap import Context
 from notify_delivery_letter.domain.schedule import BatchSchedule
 from notify_delivery_letter.entrypoints import internal, receipts
@@ -147,15 +148,16 @@ async def test_receipts_map_to_statuses_and_duplicates_or_late_ones_change_nothi
     # Duplicates, and receipts contradicting a final status, are accepted (so the printer stops) and ignored.
     again = await post(client, (d, "DESPATCHED"), (d, "REJECTED"), (r, "DESPATCHED"), (t, "DESPATCHED"))
     assert again.status_code == 200
-    new = outbox_reports(db)[before:]
+    *new, back = outbox_reports(db)[before:]
     assert [(x.notification_id, x.status) for x in new] == [
         (d, "delivered"),
         (r, "technical-failure"),
         (t, "delivered"),
-        (t, "returned-letter"),
     ]
     assert all(x.provider == "test-printer" and x.provider_reference.startswith("REF-") for x in new)
     assert new[1].detail == "Rejected by the print provider"
+    # A return is announced as letter.returned (notifications records it and calls the service back).
+    assert isinstance(back, LetterReturnedV1) and back.notification_id == t
     assert [state_of(db, n) for n in (d, r, t)] == ["despatched", "rejected", "returned"]
 
 
@@ -231,3 +233,74 @@ async def test_receipts_for_cancelled_letters_change_nothing(
         store.cancel(conn, [(p.notification_id, p.service_id)])
     assert (await post(client, (p.notification_id, "DESPATCHED"))).status_code == 200
     assert [s for _, s in outbox_statuses(db, p.notification_id)] == ["created"]
+
+
+# --- returned-letter reports ----------------------------------------------------------------------------------------
+def reference(env) -> str:
+    return f"REF-{str(env.payload.notification_id)[:8]}"  # what Printer answered for it
+
+
+async def report_returned(client, *references: str, auth=AUTH):
+    return await client.post(
+        "/notifications/letter/returned", json={"references": list(references)}, auth=auth
+    )
+
+
+def returned_events(db) -> list:
+    with db.engine.connect() as conn:
+        bodies = conn.execute(select(outbox.c.body).order_by(outbox.c.id)).scalars()
+        envelopes = [decode(bytes(b)) for b in bodies]
+    return [e for e in envelopes if e.type == "letter.returned"]
+
+
+async def test_returned_letter_reports_need_the_printers_credentials_and_a_list_of_references(client) -> None:
+    assert (await report_returned(client, "REF-1", auth=None)).status_code == 401
+    assert (await report_returned(client, "REF-1", auth=("printer", "wrong"))).status_code == 401
+    url = "/notifications/letter/returned"
+    assert (await client.post(url, content=b"not json", auth=AUTH)).status_code == 400
+    assert (await client.post(url, json={"references": []}, auth=AUTH)).status_code == 400
+    assert (await client.post(url, json={"references": ["  "]}, auth=AUTH)).status_code == 400
+    assert (await client.post(url, json={"references": ["x" * 256]}, auth=AUTH)).status_code == 400
+
+
+async def test_each_returned_letter_is_announced_once_with_its_correlation_id(
+    db, client, make_request, state_of
+) -> None:
+    first, second, kept = await sent_letters(db, make_request, 3)
+    await post(client, *((e.payload.notification_id, "DESPATCHED") for e in (first, second, kept)))
+    answer = await report_returned(client, reference(first), reference(second), reference(first))
+    assert (answer.status_code, answer.json()) == (200, {"result": "success", "returned": 2})
+    events = returned_events(db)
+    assert sorted((e.payload.notification_id, e.correlation_id) for e in events) == sorted(
+        (e.payload.notification_id, e.correlation_id) for e in (first, second)
+    )
+    assert all(e.producer == "delivery-letter" and e.routing_key == "letter.returned.v1" for e in events)
+    assert [state_of(db, e.payload.notification_id) for e in (first, second, kept)] == [
+        "returned",
+        "returned",
+        "despatched",
+    ]
+    # The same report again (the printer retrying) announces nothing more; a late despatch changes nothing.
+    again = await report_returned(client, reference(first))
+    assert (again.status_code, again.json()) == (200, {"result": "success", "returned": 0})
+    await post(client, (first.payload.notification_id, "DESPATCHED"))
+    assert len(returned_events(db)) == 2 and state_of(db, first.payload.notification_id) == "returned"
+
+
+async def test_unknown_or_rejected_references_are_answered_after_the_others_are_applied(
+    db, client, make_request, state_of
+) -> None:
+    returned, rejected = await sent_letters(db, make_request, 2)
+    await post(client, (rejected.payload.notification_id, "REJECTED"))
+    answer = await report_returned(client, reference(returned), reference(rejected), "NO-SUCH-REF")
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "result": "error",
+        "message": "Unknown reference",
+        "returned": 1,
+        "unknown": sorted([reference(rejected), "NO-SUCH-REF"]),
+    }
+    # Returned straight from "sent" (the despatch receipt not in yet) is applied.
+    assert state_of(db, returned.payload.notification_id) == "returned"
+    assert state_of(db, rejected.payload.notification_id) == "rejected"
+    assert [e.payload.notification_id for e in returned_events(db)] == [returned.payload.notification_id]

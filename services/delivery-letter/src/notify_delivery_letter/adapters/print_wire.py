@@ -12,6 +12,12 @@ twice), JSON ``{"batch_reference", "letters": [{"notification_id", "reference"}]
 
 Receipts come back as ``POST /notifications/letter/receipts`` (basic auth) with JSON
 ``{"receipts": [{"notification_id", "reference", "status": "DESPATCHED" | "REJECTED" | "RETURNED", "reason"?}]}``.
+
+Letters returned to sender are reported later, in bulk, by the references the printer gave them:
+``POST /notifications/letter/returned`` (basic auth) with JSON ``{"references": ["<reference>", ...]}``. Answer
+``200`` ``{"result": "success", "returned": <letters newly returned>}``; ``409`` with ``"unknown": [<references>]``
+when some name no letter the printer was given (or one it rejected); the others were applied all the same, and a
+report sent again changes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from datetime import datetime
 
 BATCH_PATH = "/batches"
 RECEIPT_PATH = "/notifications/letter/receipts"
+RETURNED_PATH = "/notifications/letter/returned"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MANIFEST = "manifest.json"

@@ -339,6 +339,23 @@ def letters_for_update(conn: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.
     return {r.notification_id: r for r in rows}
 
 
+def letters_by_reference_for_update(conn: Connection, references: Sequence[str]) -> dict[str, Row[Any]]:
+    """The letters the printer knows by these references (its own, recorded from its upload answer or a receipt),
+    locked in the same order as ``letters_for_update`` locks them."""
+    rows = conn.execute(
+        select(
+            letters.c.notification_id,
+            letters.c.state,
+            letters.c.correlation_id,
+            letters.c.provider_reference,
+        )
+        .where(letters.c.provider_reference.in_(references))
+        .order_by(letters.c.notification_id)
+        .with_for_update()
+    )
+    return {r.provider_reference: r for r in rows}
+
+
 def set_state(conn: Connection, notification_id: uuid.UUID, state: str, **values: Any) -> None:
     conn.execute(
         update(letters)

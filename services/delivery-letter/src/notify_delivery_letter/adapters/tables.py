@@ -96,6 +96,8 @@ letters = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_letters_state_created_at", "state", "created_at"),
+    # Returned letters are reported by the printer's reference (migration 0004).
+    Index("ix_letters_provider_reference", "provider_reference"),
 )
 
 # Daily schedule: one row per print day whose batch has been collected, so replicas collect it once.

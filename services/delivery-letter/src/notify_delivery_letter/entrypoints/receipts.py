@@ -1,10 +1,16 @@
-"""Print-provider receipts: basic-auth authenticated (as delivery-sms authenticates its providers), applied to the
-letters in one transaction, reported through the outbox under each letter's correlation id.
+"""Print-provider receipts and returned-letter reports: basic-auth authenticated (as delivery-sms authenticates its
+providers), applied to the letters in one transaction, reported through the outbox under each letter's correlation id.
 
 ``POST /notifications/letter/receipts`` with ``{"receipts": [{"notification_id", "reference", "status", "reason"?}]}``
 (``DESPATCHED``, ``REJECTED``, ``RETURNED``; see ``domain.receipts`` for what each does and why late, duplicate or
 out-of-order receipts change nothing). A receipt for a letter that was never handed to the printer (unknown, or
 not sent yet) is answered 409 after the others were applied, so the provider retries it rather than it being lost.
+
+``POST /notifications/letter/returned`` with ``{"references": [...]}``: the printer's bulk report, days later, of
+letters returned to sender, by the references it gave them. Each letter it returns becomes one ``letter.returned``
+event (notifications moves it to ``returned-letter``, records it and calls the service back); a ``RETURNED`` receipt
+does the same. A letter already returned is not announced again. References that name no letter the printer was
+given, or one it rejected, are listed in a 409 answer after the others were applied.
 """
 
 from __future__ import annotations
@@ -13,17 +19,21 @@ import base64
 import binascii
 import hmac
 import uuid
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from notify_contracts import Envelope, LetterReturnedV1, new_envelope
+from notify_platform import outbox
 from notify_platform.logging import get_logger
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.engine import Connection
 
 from ..adapters import store
-from ..adapters.print_wire import RECEIPT_PATH
-from ..adapters.reports import Reports
+from ..adapters.print_wire import RECEIPT_PATH, RETURNED_PATH
+from ..adapters.reports import PRODUCER, Reports
+from ..adapters.tables import outbox as outbox_table
 from ..domain.receipts import KNOWN_TO_PRINTER, apply_receipt
 
 log = get_logger(__name__)
@@ -40,6 +50,20 @@ class Receipt(BaseModel):
 
 class ReceiptBatch(BaseModel):
     receipts: list[Receipt] = Field(min_length=1, max_length=10_000)
+
+
+class ReturnedReport(BaseModel):
+    references: list[str] = Field(min_length=1, max_length=10_000)
+
+
+def returned_event(
+    notification_id: uuid.UUID, correlation_id: str | None, reported_at: datetime
+) -> Envelope[Any]:
+    return new_envelope(
+        LetterReturnedV1(notification_id=notification_id, reported_at=reported_at),
+        producer=PRODUCER,
+        correlation_id=correlation_id or str(uuid.uuid4()),
+    )
 
 
 def basic_auth_ok(header: str | None, username: str, password: str) -> bool:
@@ -67,6 +91,7 @@ def apply_receipts(conn: Connection, receipts: list[Receipt], provider: str) -> 
     states = {nid: row.state for nid, row in current.items()}
     references = {nid: row.provider_reference for nid, row in current.items()}
     reports = Reports()
+    returned: list[Envelope[Any]] = []
     unknown = []
     changes: dict[uuid.UUID, tuple[str, str | None]] = {}  # written together, once every receipt is applied
     for receipt in receipts:
@@ -82,6 +107,11 @@ def apply_receipts(conn: Connection, receipts: list[Receipt], provider: str) -> 
             references[nid] = receipt.reference
         changes[nid] = (new_state, references[nid])
         states[nid] = new_state
+        if (
+            receipt.status == "RETURNED"
+        ):  # announced as letter.returned, like the printer's returned-letter report
+            returned.append(returned_event(nid, current[nid].correlation_id, datetime.now(UTC)))
+            continue
         reports.add(
             nid,
             status,
@@ -94,7 +124,29 @@ def apply_receipts(conn: Connection, receipts: list[Receipt], provider: str) -> 
             else None,
         )
     store.set_states(conn, changes)
-    return reports.write(conn), unknown
+    return reports.write(conn) + outbox.write(conn, outbox_table, returned), unknown
+
+
+def apply_returned(conn: Connection, references: list[str]) -> tuple[int, list[str]]:
+    """Return the letters the printer names by reference; returns (letters newly returned, unknown references)."""
+    wanted = sorted(set(references))
+    found = store.letters_by_reference_for_update(conn, wanted)
+    now = datetime.now(UTC)
+    unknown, changes, events = [], {}, []
+    for reference in wanted:
+        row = found.get(reference)
+        if row is None or row.state not in KNOWN_TO_PRINTER:
+            unknown.append(reference)
+            continue
+        change = apply_receipt(row.state, "RETURNED")
+        if change is None:
+            if row.state != "returned":  # rejected or cancelled: never printed, so never posted back
+                unknown.append(reference)
+            continue
+        changes[row.notification_id] = (change[0], reference)
+        events.append(returned_event(row.notification_id, row.correlation_id, now))
+    store.set_states(conn, changes)
+    return outbox.write(conn, outbox_table, events), unknown
 
 
 @router.post(RECEIPT_PATH)
@@ -126,3 +178,38 @@ async def receipt(request: Request) -> JSONResponse:
             {"result": "error", "message": "Unknown notification", "unknown": unknown}, status_code=409
         )
     return JSONResponse({"result": "success"}, status_code=200)
+
+
+@router.post(RETURNED_PATH)
+async def returned(request: Request) -> JSONResponse:
+    ctx = request.app.state.context
+    if not basic_auth_ok(request.headers.get("authorization"), ctx.receipt_username, ctx.receipt_password):
+        return JSONResponse({"result": "error", "message": "Unauthorized"}, status_code=401)
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return JSONResponse(
+            {"result": "error", "message": "Too many references in one request"}, status_code=413
+        )
+    try:
+        parsed = ReturnedReport.model_validate_json(body)
+    except ValidationError as exc:
+        log.warning("delivery.letter.returned_malformed", errors=exc.error_count())
+        return JSONResponse(
+            {"result": "error", "message": "Malformed returned-letter report"}, status_code=400
+        )
+    references = [r.strip() for r in parsed.references if r.strip()]
+    if len(references) != len(parsed.references) or any(len(r) > 255 for r in references):
+        return JSONResponse(
+            {"result": "error", "message": "Malformed returned-letter report"}, status_code=400
+        )
+    count, unknown = await ctx.db.transaction(lambda conn: apply_returned(conn, references))
+    if count:
+        ctx.relay.wake()
+    log.info("delivery.letter.returned", reported=len(references), returned=count, unknown=len(unknown))
+    if unknown:
+        log.warning("delivery.letter.returned_unknown", references=unknown[:20])
+        return JSONResponse(
+            {"result": "error", "message": "Unknown reference", "returned": count, "unknown": unknown},
+            status_code=409,
+        )
+    return JSONResponse({"result": "success", "returned": count}, status_code=200)
