@@ -185,3 +185,64 @@ async def test_receipts_the_receiver_refuses_are_retried(make_pdf) -> None:
         await eventually(lambda: receiver.posts, timeout=10)
         assert receiver.statuses() == [("ok", "DESPATCHED")]
         assert (await client.get("/stats")).json()["receipts"]["retried"] == 2
+
+
+class ReturnedReceiver(Receiver):
+    """Also takes returned-letter reports, answering like delivery-letter: unknown references are refused with 409."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.returned: list[dict] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/notifications/letter/returned":
+            return super().__call__(request)
+        self.auth.append(request.headers.get("authorization"))
+        body = json.loads(request.content)
+        self.returned.append(body)
+        unknown = [r for r in body["references"] if not r.startswith("PB-")]
+        if unknown:
+            return httpx.Response(409, json={"result": "error", "unknown": unknown})
+        return httpx.Response(200, json={"result": "success", "returned": len(body["references"])})
+
+
+async def test_letters_are_reported_returned_on_demand_by_id_or_reference(make_pdf) -> None:
+    receiver = ReturnedReceiver()
+    async for client in simulator(receiver):
+        body = archive(
+            make_pdf,
+            ("a", ["Ada", "1 High St", "SW1A 1AA"], "second"),
+            ("b", ["Bo", "2 St", "SW1A 2AA"], "first"),
+        )
+        refs = {
+            x["notification_id"]: x["reference"] for x in (await upload(client, "k", body)).json()["letters"]
+        }
+        answer = await client.post("/returned", json={"notification_ids": ["a"], "references": [refs["b"]]})
+        assert answer.status_code == 200
+        assert answer.json() == {
+            "references": [refs["a"], refs["b"]],
+            "answer": {"result": "success", "returned": 2},
+        }
+        assert receiver.returned == [{"references": [refs["a"], refs["b"]]}]
+        assert receiver.auth[-1] == httpx.BasicAuth("notify", "notify-print-receipts")._auth_header
+        assert (await client.get("/stats")).json()["returned_reported"] == 2
+        assert (await client.get("/letters/a")).json()["outcome"] == "returned"
+        # The receiver's refusal is passed back as it was given.
+        refused = await client.post("/returned", json={"references": ["NOPE"]})
+        assert (refused.status_code, refused.json()["answer"]["unknown"]) == (409, ["NOPE"])
+
+
+async def test_a_return_for_a_letter_never_printed_or_a_malformed_trigger_reports_nothing() -> None:
+    receiver = ReturnedReceiver()
+    async for client in simulator(receiver):
+        missing = await client.post("/returned", json={"notification_ids": ["never"]})
+        assert (missing.status_code, missing.json()["unknown"]) == (404, ["never"])
+        for bad in ({}, {"notification_ids": "a"}, {"references": [1]}, [], {"references": [""]}):
+            assert (await client.post("/returned", json=bad)).status_code == 400
+        assert receiver.returned == []
+
+
+def test_returned_reports_go_next_to_receipts_unless_told_otherwise() -> None:
+    assert settings().returned_report_url == "http://letter/notifications/letter/returned"
+    assert settings(returned_url="http://elsewhere/r").returned_report_url == "http://elsewhere/r"
+    assert settings(receipt_url=None).returned_report_url is None

@@ -11,6 +11,11 @@ the letter's address window:
   ``RETURNED`` (returned-letter);
 - anything else → ``DESPATCHED`` (delivered, public "received").
 
+``POST /returned`` with ``{"notification_ids": [...]}`` and/or ``{"references": [...]}`` reports those letters
+returned to sender now, as the printer's bulk returned-letter report (``print_wire``, one POST to ``returned_url``,
+by default next to ``receipt_url``), and answers with the receiver's status code and answer. Ids the simulator never
+printed are refused (404) before anything is reported; references are passed on as given (to try unknown ones).
+
 Logs and stats carry ids, counts and postage only, never an address or letter content.
 """
 
@@ -94,6 +99,7 @@ class PrintState:
         self.printed: Counter[str] = Counter()
         self.postage: Counter[str] = Counter()
         self.replays = 0
+        self.returned_reported = 0
         self.refused = {"unauthorised": 0, "malformed": 0, "injected_errors": 0}
 
     def stats(self) -> dict[str, Any]:
@@ -106,6 +112,7 @@ class PrintState:
             "postage": dict(self.postage),
             "refused": self.refused,
             "receipts": self.receipts.counters.as_dict(),
+            "returned_reported": self.returned_reported,
         }
 
     def record(
@@ -221,6 +228,34 @@ def create_app(
             # Accepted first, answered late: a client that gives up here has still had its letters printed.
             await asyncio.sleep(settings.latency_ms / 1000)
         return _json(201, answer)
+
+    @app.post("/returned")
+    async def report_returned(request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        ids = body.get("notification_ids", []) if isinstance(body, dict) else None
+        references = body.get("references", []) if isinstance(body, dict) else None
+        if (
+            not isinstance(ids, list)
+            or not isinstance(references, list)
+            or not all(isinstance(x, str) and x for x in ids + references)
+            or not ids + references
+        ):
+            return _json(400, {"error": "give notification_ids and/or references: lists of strings"})
+        unknown = [nid for nid in ids if nid not in state.letters]
+        if unknown:
+            return _json(404, {"error": "not printed here", "unknown": unknown})
+        if state.settings.returned_report_url is None:
+            return _json(409, {"error": "no returned_url (or receipt_url) configured"})
+        reported = [state.letters[nid]["reference"] for nid in ids] + references
+        status, answer = await state.receipts.report_returned(reported)
+        if 200 <= status < 300:
+            state.returned_reported += len(reported)
+            for nid in ids:
+                state.letters[nid]["outcome"] = "returned"
+        return _json(status, {"references": reported, "answer": answer})
 
     @app.get("/letters/{notification_id}")
     async def letter(notification_id: str) -> JSONResponse:

@@ -93,6 +93,27 @@ class ReceiptSender:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
 
+    async def report_returned(self, references: list[str]) -> tuple[int, Any]:
+        """POST one returned-letter report now (no retries: whoever asked for it sees the answer); returns
+        (HTTP status, JSON answer), 502 if the receiver could not be reached."""
+        url = self.settings.returned_report_url
+        assert url is not None
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=5.0, trust_env=False, transport=self._transport)
+        try:
+            response = await self._client.post(url, json={"references": references}, auth=self._auth)
+        except httpx.HTTPError as exc:
+            log.warning(
+                "print_returned_report_failed", references=len(references), problem=type(exc).__name__
+            )
+            return 502, {"error": type(exc).__name__}
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {"error": response.text[:200]}
+        log.info("print_returned_reported", references=len(references), status=response.status_code)
+        return response.status_code, answer
+
     async def aclose(self) -> None:
         for task in list(self._tasks):
             task.cancel()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..adapters.print_wire import RECEIPT_PATH, RETURNED_PATH
+
 
 class PrintSimulatorSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -21,6 +23,8 @@ class PrintSimulatorSettings(BaseSettings):
     # Where receipts are POSTed (None: no receipts) and the basic-auth credentials sent with them
     # (delivery-letter's PRINT_RECEIPT_USERNAME / _PASSWORD).
     receipt_url: str | None = None
+    # Where returned-letter reports are POSTed (``POST /returned`` on the simulator); unset: next to receipt_url.
+    returned_url: str | None = None
     receipt_username: str = "notify"
     receipt_password: str = "notify-print-receipts"
 
@@ -35,3 +39,11 @@ class PrintSimulatorSettings(BaseSettings):
     seed: int | None = None
 
     log_level: str = "INFO"
+
+    @property
+    def returned_report_url(self) -> str | None:
+        if self.returned_url:
+            return self.returned_url
+        if self.receipt_url and self.receipt_url.endswith(RECEIPT_PATH):
+            return self.receipt_url[: -len(RECEIPT_PATH)] + RETURNED_PATH
+        return None
