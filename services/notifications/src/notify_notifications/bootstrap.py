@@ -39,6 +39,7 @@ from .entrypoints import (
 from .entrypoints.deps import Context
 from .handlers.callbacks import CallbackDispatcher, queue_status_callbacks
 from .handlers.complaints import store_complaints
+from .handlers.inbound import store_received
 from .handlers.ingest import ingest
 from .handlers.returned_letters import apply_returns
 from .handlers.statuses import apply_reports
@@ -54,6 +55,7 @@ QUEUES = {
     "notifications.callbacks": ("notification.status_changed.*",),
     "notifications.complaints": ("email.complaint_received.*",),
     "notifications.returned-letters": ("letter.returned.*",),
+    "notifications.inbound-sms": ("sms.received.*",),
 }
 
 
@@ -83,6 +85,10 @@ def subscriptions(
         if recorded and dispatcher is not None:
             dispatcher.wake()
         return recorded
+
+    async def on_received(batch: Sequence[Envelope[Any]]) -> None:
+        if await db.transaction(lambda conn: store_received(conn, batch)) and dispatcher is not None:
+            dispatcher.wake()
 
     return [
         Subscription(
@@ -119,6 +125,13 @@ def subscriptions(
             queue="notifications.returned-letters",
             patterns=QUEUES["notifications.returned-letters"],
             handler=on_returned,
+            batch_size=100,
+            batch_wait=0.02,
+        ),
+        Subscription(
+            queue="notifications.inbound-sms",
+            patterns=QUEUES["notifications.inbound-sms"],
+            handler=on_received,
             batch_size=100,
             batch_wait=0.02,
         ),
