@@ -19,6 +19,7 @@ from .adapters.crypto import SecretBox
 from .entrypoints import (
     admin_api_keys,
     admin_callbacks,
+    admin_inbound_numbers,
     admin_notification_list,
     admin_notifications,
     admin_reply_to_check,
@@ -167,6 +168,7 @@ def admin_routers() -> list[APIRouter]:
         admin_templates.router,
         admin_reply_to_check.router,
         admin_senders.router,
+        admin_inbound_numbers.router,
         admin_notification_list.router,
         admin_notifications.router,
     ]

@@ -82,10 +82,16 @@ def sender_json(kind: Kind, row: Any) -> dict[str, Any]:
         kind.field: getattr(row, kind.column),
         "is_default": row.is_default,
         "archived": row.archived,
-        "inbound_number_id": None,
+        "inbound_number_id": _inbound_number_id(row),
         "created_at": ts(row.created_at),
         "updated_at": ts(row.updated_at),
     }
+
+
+def _inbound_number_id(row: Any) -> str | None:
+    """Set on the SMS sender that is the service's inbound number (admin-api.md §12.4)."""
+    value = getattr(row, "inbound_number_id", None)
+    return str(value) if value is not None else None
 
 
 def check_value(kind: Kind, value: Any) -> str:
@@ -224,6 +230,8 @@ def _register(kind: Kind) -> None:
             current = _one(conn, kind, service_id, sender_id, lock=True)
             if current.archived:
                 raise AdminError(400, f"You cannot change an archived {kind.noun}")
+            if _inbound_number_id(current) and value != getattr(current, kind.column):
+                raise AdminError(400, f"You can not change the inbound number for service {service_id}")
             clash(conn, kind, service_id, value, sender_id)
             if current.is_default and not body.is_default:
                 raise AdminError(400, kind.no_default)
@@ -247,6 +255,8 @@ def _register(kind: Kind) -> None:
         def archive(conn: Connection) -> dict[str, Any]:
             load_service(conn, service_id, lock=True)
             current = _one(conn, kind, service_id, sender_id, lock=True)
+            if _inbound_number_id(current):
+                raise AdminError(400, "You cannot delete an inbound number")
             if current.is_default and not current.archived:
                 raise AdminError(400, kind.archive_default)
             conn.execute(
