@@ -29,7 +29,9 @@ TEMPLATES = {
 }
 
 
-def create_demo(base_url: str, admin_secret: str, *, suffix: str | None = None) -> dict[str, Any]:
+def create_demo(
+    base_url: str, admin_secret: str, *, suffix: str | None = None, sms_message_limit: int = 250000
+) -> dict[str, Any]:
     suffix = suffix or secrets.token_hex(4)
     admin = AdminClient(base_url, admin_secret)
     try:
@@ -49,7 +51,7 @@ def create_demo(base_url: str, admin_secret: str, *, suffix: str | None = None) 
                 "user_id": user["id"],
                 "created_by": user["id"],
                 "email_message_limit": 250000,
-                "sms_message_limit": 250000,
+                "sms_message_limit": sms_message_limit,
                 "letter_message_limit": 20000,
                 "restricted": False,
             },

@@ -5,6 +5,7 @@ Postgres and Redis (an isolated vhost, databases and key prefix, removed afterwa
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--logs", type=Path, default=None, help="keep the services' logs here")
     args = parser.parse_args(argv)
+    # A stopped run (kill, CI timeout) still stops its processes and removes its vhost, databases and keys.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     chosen = tuple(args.only or SECTIONS)
     log_dir = args.logs or Path(tempfile.mkdtemp(prefix="notify-bench-"))
     sections: list[Section] = []
