@@ -34,6 +34,9 @@ def test_every_write_under_a_service_drops_its_reads() -> None:
     assert written_service("POST", f"user/{SID}") is None
     assert written_service("POST", f"service/{SID}/notifications") is None  # the search: a read
     assert written_service("POST", f"service/{SID}/notifications/{TID}/cancel") == SID
+    assert written_service("POST", f"inbound-number/service/{SID}") == SID
+    assert written_service("POST", f"inbound-number/service/{SID}/off") == SID
+    assert written_service("GET", f"inbound-number/service/{SID}") is None
 
 
 async def test_put_get_forget() -> None:

@@ -20,7 +20,7 @@ from .deps import get_context
 log = get_logger(__name__)
 router = APIRouter(include_in_schema=False)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "authorization"}
-ADMIN_PREFIXES = ("service", "user")
+ADMIN_PREFIXES = ("service", "user", "inbound-number")
 
 
 def admin_auth_error(exc: AuthError) -> JSONResponse:
