@@ -9,3 +9,8 @@ OUTBOX_RELAYED = Counter("notify_outbox_relayed_total", "Outbox rows published w
 HTTP_REQUESTS = Histogram(
     "notify_http_request_seconds", "HTTP request latency", ["route", "method", "status"]
 )
+CALLBACKS_SENT = Counter(
+    "notify_callbacks_total",
+    "Service callback attempts by type and outcome (delivered, pending: retry scheduled, failed, exhausted)",
+    ["callback_type", "outcome"],
+)

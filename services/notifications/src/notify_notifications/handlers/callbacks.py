@@ -27,6 +27,7 @@ from typing import Any
 from notify_contracts import Envelope, NotificationStatusChangedV1
 from notify_platform.db import Database
 from notify_platform.logging import get_logger
+from notify_platform.metrics import CALLBACKS_SENT
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -218,6 +219,7 @@ class CallbackDispatcher:
                 conn, row.id, state=state, attempts=attempts, status_code=code, error=error, retry_in=retry_in
             )
         )
+        CALLBACKS_SENT.labels(callback_type=row.callback_type, outcome=state).inc()
         fields = {
             "callback_id": str(row.id),
             "service_id": str(row.service_id),
