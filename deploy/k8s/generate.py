@@ -9,6 +9,7 @@ hosts) lives in the kustomize overlays, not here. The output is committed: `kube
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +77,9 @@ def _api(
     return Workload(service, module, "api", port, DB + secrets, database, callers=callers)
 
 
-def _consumer(
-    service: str, module: str, port: int, *secrets: str, database: str, queues: tuple[str, ...]
-) -> Workload:
+def _consumer(service: str, module: str, port: int, *secrets: str, database: str) -> Workload:
+    """A consumer of every queue its service's bootstrap declares (``QUEUES``), so a new queue gets its autoscaler."""
+    queues = tuple(importlib.import_module(f"{module}.bootstrap").QUEUES)
     return Workload(service, module, "consumer", port, DB + secrets, database, queues=queues)
 
 
@@ -108,12 +109,11 @@ WORKLOADS: tuple[Workload, ...] = (
         6012,
         "NOTIFY_SECRET_KEYS",
         database="NOTIFICATIONS",
-        queues=("notifications.requested", "notifications.status-reported"),
     ),
     _api("jobs", "notify_jobs", 6013, database="JOBS"),
     # The scheduler and job processing run here (any number of replicas: due jobs start once, each job is leased),
     # with the consumer of status changes that keeps each job's statistics; REDIS_URL for the daily limits.
-    _consumer("jobs", "notify_jobs", 6013, "REDIS_URL", database="JOBS", queues=("jobs.status-changed",)),
+    _consumer("jobs", "notify_jobs", 6013, "REDIS_URL", database="JOBS"),
     # Providers POST delivery receipts through the ingress (path /notifications/sms/<provider>).
     _api(
         "delivery-sms",
@@ -129,7 +129,6 @@ WORKLOADS: tuple[Workload, ...] = (
         6014,
         *SMS_PROVIDERS,
         database="DELIVERY_SMS",
-        queues=("delivery-sms.requested",),
     ),
     # The SMTP relay POSTs delivery receipts through the ingress (path /notifications/email/receipts).
     _api(
@@ -146,7 +145,6 @@ WORKLOADS: tuple[Workload, ...] = (
         6015,
         *EMAIL_SECRETS,
         database="DELIVERY_EMAIL",
-        queues=("delivery-email.requested",),
     ),
     # The gateway's internal PDF routes, and the print provider's receipts (/notifications/letter/receipts; not
     # published through the ingress yet: see deploy/README.md).
@@ -158,7 +156,6 @@ WORKLOADS: tuple[Workload, ...] = (
         6016,
         *LETTER_SECRETS,
         database="DELIVERY_LETTER",
-        queues=("delivery-letter.requested", "delivery-letter.cancelled"),
     ),
 )
 
