@@ -34,6 +34,7 @@ from notify_notifications.handlers.callbacks import CallbackDispatcher, queue_st
 from notify_notifications.handlers.ingest import ingest
 from notify_platform.db import Database
 from notify_tools.callback_receiver import CallbackReceiver
+from notify_tools.ops import replay_callbacks
 from notify_tools.testing import Infra, scratch_database
 from sqlalchemy import delete, select
 
@@ -302,9 +303,9 @@ async def test_retries_wait_their_delay_and_run_out_then_ops_replay_them(
     assert (row.state, row.attempts, row.last_error) == ("exhausted", 3, "HTTP 500")
     first, second, third = receiver.requests("/status")
     assert second.at - first.at >= 0.45 and third.at - second.at >= 0.45
-    with db.unit_of_work() as conn:
-        assert queue.replay(conn, service_id=uuid.uuid4()) == 0  # another service's: nothing
-        assert queue.replay(conn, service_id=sid) == 1
+    assert replay_callbacks(db.engine, service_id=uuid.uuid4()) == 0  # another service's: nothing
+    assert replay_callbacks(db.engine, callback_type="complaint") == 0  # another type: nothing
+    assert replay_callbacks(db.engine, service_id=sid, callback_type="delivery_status") == 1
     (row,) = await settle(dispatcher(db), db, final)
     assert (row.state, row.attempts) == ("delivered", 1)
     assert len(receiver.requests("/status")) == 4

@@ -1,5 +1,6 @@
 """``notify-ops``: operations commands. ``replay-dlq <queue>`` moves dead letters back onto their queue;
-``add-inbound-numbers <number>…`` adds numbers to the pool services get their inbound number from."""
+``add-inbound-numbers <number>…`` adds numbers to the pool services get their inbound number from;
+``replay-callbacks`` makes service callbacks that used every retry due again."""
 
 from __future__ import annotations
 
@@ -60,6 +61,43 @@ def add_inbound_numbers(engine: Engine, numbers: Iterable[str], *, provider: str
         ]
 
 
+CALLBACK_TYPES = ("delivery_status", "complaint", "returned_letter", "inbound_sms")
+
+
+def replay_callbacks(
+    engine: Engine, *, service_id: uuid.UUID | None = None, callback_type: str | None = None
+) -> int:
+    """Callbacks left ``exhausted`` (every retry used while the service's endpoint was failing) become due now with
+    their retries renewed, for one service or type or all. Returns how many; the notifications consumer sends them
+    with the service's current URL and token."""
+    if callback_type is not None and callback_type not in CALLBACK_TYPES:
+        raise ValueError(
+            f"unknown callback type {callback_type!r} (expected one of {', '.join(CALLBACK_TYPES)})"
+        )
+    replay = text(
+        "UPDATE callback_deliveries SET state = 'pending', attempts = 0, next_attempt_at = now(), "
+        "locked_until = NULL, updated_at = now() WHERE state = 'exhausted' "
+        "AND (CAST(:service_id AS uuid) IS NULL OR service_id = :service_id) "
+        "AND (CAST(:callback_type AS text) IS NULL OR callback_type = :callback_type)"
+    )
+    with engine.begin() as conn:
+        result = conn.execute(replay, {"service_id": service_id, "callback_type": callback_type})
+        return int(result.rowcount or 0)
+
+
+def _replay_callbacks(args: argparse.Namespace) -> None:
+    try:
+        service_id = uuid.UUID(args.service) if args.service else None
+    except ValueError:
+        sys.exit(f"notify-ops replay-callbacks: not a service id: {args.service!r}")
+    engine = create_engine(args.database_url or notifications_database_url())
+    try:
+        count = replay_callbacks(engine, service_id=service_id, callback_type=args.type)
+    finally:
+        engine.dispose()
+    print(f"{count} exhausted callback(s) due again")
+
+
 def notifications_database_url() -> str:
     return os.environ.get("NOTIFICATIONS_DATABASE_URL") or CommonSettings().database_url("notifications")
 
@@ -103,7 +141,18 @@ def main() -> None:
         "--database-url",
         help="the notifications database (default: NOTIFICATIONS_DATABASE_URL or POSTGRES_URL)",
     )
+    callbacks = commands.add_parser(
+        "replay-callbacks", help="send again the service callbacks that used every retry (state exhausted)"
+    )
+    callbacks.add_argument("--service", help="only this service's (id)")
+    callbacks.add_argument("--type", choices=CALLBACK_TYPES, help="only callbacks of this type")
+    callbacks.add_argument(
+        "--database-url",
+        help="the notifications database (default: NOTIFICATIONS_DATABASE_URL or POSTGRES_URL)",
+    )
     args = parser.parse_args()
+    if args.command == "replay-callbacks":
+        _replay_callbacks(args)
     if args.command == "add-inbound-numbers":
         _add_numbers(args)
     if args.command == "replay-dlq":

@@ -1,5 +1,5 @@
 """The table of callbacks to send: queued in the transaction of what they report, claimed by the dispatcher with a
-lease, and their outcome recorded. Ops replay the exhausted ones (``notify-ops replay-callbacks``)."""
+lease, and their outcome recorded. Ops replay the exhausted ones (``notify-ops replay-callbacks``, in notify_tools)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, tuple_, update
+from sqlalchemy import func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -136,27 +136,4 @@ def record(
             else callback_deliveries.c.next_attempt_at,
             updated_at=datetime.now(UTC),
         )
-    )
-
-
-def replay(conn: Connection, *, service_id: uuid.UUID | None = None, callback_type: str | None = None) -> int:
-    """Exhausted callbacks become due again with their retries renewed. Returns how many."""
-    conditions = [callback_deliveries.c.state == EXHAUSTED]
-    if service_id is not None:
-        conditions.append(callback_deliveries.c.service_id == service_id)
-    if callback_type is not None:
-        conditions.append(callback_deliveries.c.callback_type == callback_type)
-    return (
-        conn.execute(
-            update(callback_deliveries)
-            .where(and_(*conditions))
-            .values(
-                state=PENDING,
-                attempts=0,
-                next_attempt_at=func.now(),
-                locked_until=None,
-                updated_at=func.now(),
-            )
-        ).rowcount
-        or 0
     )
