@@ -166,3 +166,42 @@ def test_a_letter_reported_returned_ends_returned_letter_with_one_callback(
     assert (again.status_code, again.json()["answer"]) == (200, {"result": "success", "returned": 0})
     time.sleep(1.5)
     assert len(callback_receiver.requests("/returned")) == 1
+
+
+def test_a_one_off_letter_returned_names_the_user_who_sent_it(
+    stack: RunningStack,
+    admin: AdminClient,
+    service: dict[str, Any],
+    callback_receiver: CallbackReceiver,
+    db: Engine,
+) -> None:
+    configure(admin, service, "returned_letter", callback_receiver.url("/returned"))
+    sent = admin.post(
+        f"/service/{service['service_id']}/send-notification",
+        {
+            "template_id": service["templates"]["letter"],
+            "to": "Ada Lovelace",
+            "personalisation": {
+                "address_line_1": "Ada Lovelace",
+                "address_line_2": "1 High Street",
+                "postcode": "SW1A 1AA",
+                "name": "Ada",
+                "thing": "licence",
+            },
+            "created_by": service["user_id"],
+        },
+    )
+    nid = str(sent["id"])
+    eventually(lambda: internal_status(db, nid), lambda s: s == "delivered", timeout=60)
+    printer = stack.url("print-sim")
+    reference = httpx.get(f"{printer}/letters/{nid}", timeout=5).json()["reference"]
+    reported = httpx.post(f"{printer}/returned", json={"references": [reference, "NO-SUCH-REF"]}, timeout=10)
+    assert (
+        reported.status_code == 409
+    )  # the unknown reference is named; the known one is returned all the same
+    assert reported.json()["answer"]["unknown"] == ["NO-SUCH-REF"]
+    (request,) = callback_receiver.wait_for("/returned", 1, timeout=30)
+    body = check_request(request, RETURNED_FIELDS)
+    user = admin.get(f"/user/{service['user_id']}")["data"]
+    assert (body["notification_id"], body["sent_by"], body["reference"]) == (nid, user["email_address"], None)
+    assert internal_status(db, nid) == "returned-letter"
