@@ -84,7 +84,7 @@ def test_lists_and_assigning_a_chosen_number_to_a_service_with_one_sender(
     )
     other = new_service(admin)["id"]
     taken = admin.post(f"/inbound-number/service/{other}", json={"inbound_number_id": first["id"]})
-    assert error(taken, 500) == f"Inbound number: {first['id']} is not available"
+    assert error(taken, 400) == f"Inbound number: {first['id']} is not available"
     assert error(admin.post(f"/inbound-number/service/{other}", json={"inbound_number_id": "x"}), 400) == {
         "inbound_number_id": ["Not a valid UUID."]
     }
@@ -120,7 +120,7 @@ def test_a_random_free_number_is_added_as_the_default_beside_several_senders_the
     assert admin.get("/inbound-number/available").json() == {"data": []}
     nobody = new_service(admin)["id"]
     assert (
-        error(admin.post(f"/inbound-number/service/{nobody}", json={}), 500) == "No inbound numbers available"
+        error(admin.post(f"/inbound-number/service/{nobody}", json={}), 400) == "No inbound numbers available"
     )
 
     off = admin.post(f"/inbound-number/service/{sid}/off")

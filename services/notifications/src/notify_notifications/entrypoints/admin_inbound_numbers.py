@@ -47,18 +47,18 @@ def _numbers() -> Any:
 
 
 def _free(conn: Connection, wanted: uuid.UUID | None) -> Any:
-    """A free number (the one wanted, or any), locked for this transaction; 500 when there is none, as the
-    reference answers."""
+    """A free number (the one wanted, or any), locked for this transaction. None free is a 400 (the reference
+    fails with an unhandled error, a 500; here no bad request is answered 500)."""
     n = inbound_numbers.c
     query = select(inbound_numbers).where(n.active.is_(True), n.service_id.is_(None))
     if wanted is not None:
         row = conn.execute(query.where(n.id == wanted).with_for_update()).first()
         if row is None:
-            raise AdminError(500, f"Inbound number: {wanted} is not available")
+            raise AdminError(400, f"Inbound number: {wanted} is not available")
         return row
     row = conn.execute(query.order_by(func.random()).limit(1).with_for_update(skip_locked=True)).first()
     if row is None:
-        raise AdminError(500, "No inbound numbers available")
+        raise AdminError(400, "No inbound numbers available")
     return row
 
 
