@@ -35,6 +35,8 @@ def test_every_write_under_a_service_drops_its_reads() -> None:
     assert written_service("POST", f"service/{SID}/notifications") is None  # the search: a read
     assert written_service("POST", f"service/{SID}/notifications/{TID}/cancel") == SID
     assert written_service("POST", f"inbound-number/service/{SID}") == SID
+    assert written_service("POST", f"service/{SID}/inbound-sms") is None  # the inbox: a read
+    assert written_service("POST", f"service/{SID}/inbound-sms/remove") == SID
     assert written_service("POST", f"inbound-number/service/{SID}/off") == SID
     assert written_service("GET", f"inbound-number/service/{SID}") is None
 

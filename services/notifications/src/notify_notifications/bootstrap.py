@@ -20,6 +20,7 @@ from .entrypoints import (
     admin_api_keys,
     admin_callbacks,
     admin_inbound_numbers,
+    admin_inbound_sms,
     admin_notification_list,
     admin_notifications,
     admin_reply_to_check,
@@ -169,6 +170,7 @@ def admin_routers() -> list[APIRouter]:
         admin_reply_to_check.router,
         admin_senders.router,
         admin_inbound_numbers.router,
+        admin_inbound_sms.router,
         admin_notification_list.router,
         admin_notifications.router,
     ]

@@ -35,13 +35,14 @@ def cacheable(method: str, path: str, query: str) -> uuid.UUID | None:
 
 def written_service(method: str, path: str) -> uuid.UUID | None:
     """The service whose cached reads a write under ``/service/{id}`` (or ``/inbound-number/service/{id}``: its
-    SMS senders) may have changed (the POST form of the notification search reads, so it changes nothing)."""
+    SMS senders) may have changed (the POST forms of the notification and received-text searches read, so they change
+    nothing)."""
     if method == "GET":
         return None
     parts = path.strip("/").split("/")
     if parts[0] == "inbound-number":
         parts = parts[1:]
-    if len(parts) < 2 or parts[0] != "service" or parts[2:] == ["notifications"]:
+    if len(parts) < 2 or parts[0] != "service" or parts[2:] in (["notifications"], ["inbound-sms"]):
         return None
     try:
         return uuid.UUID(parts[1])
