@@ -185,6 +185,13 @@ def test_received_texts_reach_the_service_its_callback_and_the_public_api(
     ):
         assert secret not in logs  # no service logs a sender, a number or a message
 
+    # The admin's inbox holds the same texts; a sender's alone, looked up in any format.
+    inbox = admin.post(f"/service/{sid}/inbound-sms", {})["data"]
+    assert [t["id"] for t in inbox] == [t["id"] for t in texts]
+    from_one = admin.post(f"/service/{sid}/inbound-sms", {"phone_number": "+44 7700 900124"})["data"]
+    assert [t["content"] for t in from_one] == ["Sent twice"]
+    assert admin.get(f"/service/{sid}/inbound-sms/summary")["count"] == len(texts)
+
     # Switched off: the number stays the service's, texts to it are dropped.
     assert admin.post(f"/inbound-number/service/{sid}/off") is None  # 204, no body
     assert admin.get(f"/inbound-number/service/{sid}")["data"]["active"] is False
