@@ -27,8 +27,6 @@ from notify_notifications.adapters.tables import (
     callback_deliveries,
     metadata,
     service_callback_api,
-    services,
-    users,
 )
 from notify_notifications.handlers.callbacks import CallbackDispatcher, queue_status_callbacks
 from notify_notifications.handlers.ingest import ingest
@@ -37,6 +35,8 @@ from notify_tools.callback_receiver import CallbackReceiver
 from notify_tools.ops import replay_callbacks
 from notify_tools.testing import Infra, scratch_database
 from sqlalchemy import delete, select
+
+from .rows import add_user_and_service
 
 pytestmark = pytest.mark.integration
 
@@ -59,22 +59,8 @@ def receiver() -> Iterator[CallbackReceiver]:
 
 
 def add_service(db: Database, url: str | None, *, callback_type: str = "delivery_status") -> uuid.UUID:
-    user_id, sid = uuid.uuid4(), uuid.uuid4()
     with db.unit_of_work() as conn:
-        conn.execute(
-            users.insert().values(
-                id=user_id, name="U", email_address=f"{user_id}@example.gov.uk", password_hash="x"
-            )
-        )
-        conn.execute(
-            services.insert().values(
-                id=sid,
-                name=f"S {sid}",
-                email_sender_local_part=f"s.{sid}",
-                permissions=["sms"],
-                created_by_id=user_id,
-            )
-        )
+        user_id, sid = add_user_and_service(conn)
         if url is not None:
             conn.execute(
                 service_callback_api.insert().values(

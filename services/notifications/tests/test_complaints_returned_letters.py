@@ -19,9 +19,7 @@ from notify_notifications.adapters.tables import (
     outbox,
     returned_letters,
     service_callback_api,
-    services,
     template_versions,
-    users,
 )
 from notify_notifications.handlers.complaints import store_complaints
 from notify_notifications.handlers.returned_letters import apply_returns
@@ -29,6 +27,8 @@ from notify_notifications.handlers.statuses import UnknownNotification
 from notify_platform.db import Database
 from notify_tools.testing import Infra, scratch_database
 from sqlalchemy import select
+
+from .rows import add_user_and_service
 
 pytestmark = pytest.mark.integration
 
@@ -44,21 +44,10 @@ def db(infra: Infra) -> Iterator[Database]:
 @pytest.fixture
 def world(db: Database) -> dict[str, Any]:
     """A service with a user, a letter template (v1 "Old name", v2 "Rent reminder") and a hidden precompiled one."""
-    user_id, sid, template_id, hidden_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    template_id, hidden_id = uuid.uuid4(), uuid.uuid4()
     with db.unit_of_work() as conn:
-        conn.execute(
-            users.insert().values(
-                id=user_id, name="Sender", email_address="sender@example.gov.uk", password_hash="x"
-            )
-        )
-        conn.execute(
-            services.insert().values(
-                id=sid,
-                name=f"S {sid}",
-                email_sender_local_part=f"s.{sid}",
-                permissions=["email", "letter"],
-                created_by_id=user_id,
-            )
+        user_id, sid = add_user_and_service(
+            conn, permissions=("email", "letter"), email_address="sender@example.gov.uk"
         )
         for tid, version, name, hidden in (
             (template_id, 1, "Old name", False),

@@ -15,13 +15,14 @@ from notify_notifications.adapters.tables import (
     outbox,
     services,
     template_versions,
-    users,
 )
 from notify_notifications.handlers.ingest import ingest
 from notify_notifications.handlers.statuses import UnknownNotification, apply_reports
 from notify_platform.db import Database
 from notify_tools.testing import Infra, scratch_database
 from sqlalchemy import func, select
+
+from .rows import add_user_and_service
 
 pytestmark = pytest.mark.integration
 
@@ -34,23 +35,8 @@ def db(infra: Infra) -> Iterator[Database]:
 
 @pytest.fixture
 def service_id(db: Database) -> uuid.UUID:
-    user_id, sid = uuid.uuid4(), uuid.uuid4()
     with db.unit_of_work() as conn:
-        conn.execute(
-            users.insert().values(
-                id=user_id, name="U", email_address=f"{user_id}@example.gov.uk", password_hash="x"
-            )
-        )
-        conn.execute(
-            services.insert().values(
-                id=sid,
-                name=f"S {sid}",
-                email_sender_local_part=f"s.{sid}",
-                permissions=["sms"],
-                created_by_id=user_id,
-            )
-        )
-    return sid
+        return add_user_and_service(conn)[1]
 
 
 def _requested(service_id: uuid.UUID, notification_id: uuid.UUID | None = None) -> Any:

@@ -17,14 +17,14 @@ from notify_notifications.adapters.tables import (
     inbound_sms,
     metadata,
     service_callback_api,
-    services,
-    users,
 )
 from notify_notifications.handlers.inbound import national_number, sender_number, store_received
 from notify_platform.db import Database
 from notify_tools.testing import Infra, scratch_database
 from sqlalchemy import select
 from structlog.testing import capture_logs
+
+from .rows import add_user_and_service
 
 pytestmark = pytest.mark.integration
 
@@ -38,22 +38,8 @@ def db(infra: Infra) -> Iterator[Database]:
 
 
 def _service(db: Database, *, permissions: list[str], number: str | None, active: bool = True) -> uuid.UUID:
-    user_id, sid = uuid.uuid4(), uuid.uuid4()
     with db.unit_of_work() as conn:
-        conn.execute(
-            users.insert().values(
-                id=user_id, name="U", email_address=f"{user_id}@example.gov.uk", password_hash="x"
-            )
-        )
-        conn.execute(
-            services.insert().values(
-                id=sid,
-                name=f"S {sid}",
-                email_sender_local_part=f"s.{sid}",
-                permissions=permissions,
-                created_by_id=user_id,
-            )
-        )
+        user_id, sid = add_user_and_service(conn, permissions=permissions)
         if number is not None:
             conn.execute(
                 inbound_numbers.insert().values(
