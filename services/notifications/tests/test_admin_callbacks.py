@@ -8,6 +8,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 from notify_notifications.adapters.tables import service_callback_api
+from notify_notifications.settings import Settings
 from notify_platform.db import Database
 from sqlalchemy import select
 
@@ -108,3 +109,32 @@ def test_development_settings_also_take_plain_http_for_a_local_receiver(admin: T
         admin.app.state.context = context  # type: ignore[attr-defined]
     assert created.status_code == 201, created.text
     assert created.json()["data"]["url"] == "http://127.0.0.1:9999/cb"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.gov.uk:99999/cb",
+        "https://example.gov.uk:abc/cb",
+        "https://[::1/cb",
+        "https:///cb",
+        "cb",
+    ],
+)
+def test_a_url_that_cannot_be_called_is_refused_not_a_server_error(admin: TestClient, url: str) -> None:
+    owner = new_user(admin)
+    sid = new_service(admin, owner)["id"]
+    body = {"url": url, "bearer_token": "long-enough-token", "updated_by_id": owner["id"]}
+    answer = admin.post(f"/service/{sid}/callback-api", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == [
+        {"error": "ValidationError", "message": "url is not a valid https url"}
+    ]
+
+
+def test_production_settings_refuse_plain_http_callbacks() -> None:
+    strict = {"environment": "production", "notify_secret_keys": "a-production-secret-key"}
+    assert Settings(**strict).callback_http_allowed is False
+    assert Settings(**strict).callback_networks == ""
+    with pytest.raises(ValueError, match="CALLBACK_ALLOW_HTTP"):
+        Settings(**strict, callback_allow_http=True)

@@ -238,11 +238,12 @@ async def test_a_callback_is_posted_with_its_bearer_token_and_json_body(
     sid = add_service(db, receiver.url("/status"))
     nid = add_notification(db, sid)
     enqueue_changes(db, [changed(sid, nid, "delivered")])
+    (queued_row,) = queued(db)
     rows = await settle(dispatcher(db), db, final)
     (request,) = receiver.requests("/status")
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["content-type"] == "application/json"
-    assert request.json == rows[0].payload
+    assert request.json == queued_row.payload
     assert json.loads(request.body)["id"] == str(nid)
     assert (rows[0].state, rows[0].attempts, rows[0].last_status_code) == ("delivered", 1, 200)
 
@@ -341,6 +342,9 @@ async def test_one_slow_endpoint_never_holds_back_another_services_callbacks(
         "http://[::ffff:192.168.0.1]/x",  # private behind an IPv4-mapped IPv6 address
         "http://0.0.0.0/x",
         "http://localhost:9/x",  # a name that resolves to loopback
+        "http://100.64.0.1/x",  # shared address space (carrier-grade NAT, some cluster networks)
+        "http://[64:ff9b::a00:1]/x",  # NAT64 form of 10.0.0.1
+        "http://[2002:a00:1::1]/x",  # 6to4 carrying 10.0.0.1
     ],
 )
 async def test_non_public_targets_are_refused_unless_allowed(url: str) -> None:
@@ -361,6 +365,9 @@ async def test_plain_http_is_refused_unless_allowed_and_allowed_networks_are_rea
     await strict.close()
     assert await resolve_allowed("localhost", 80, LOOPBACK) in ("127.0.0.1", "::1")
     assert await resolve_allowed("93.184.215.14", 443, ()) == "93.184.215.14"  # a public address
+    assert (
+        await resolve_allowed("64:ff9b::5db8:d70e", 443, ()) == "64:ff9b::5db8:d70e"
+    )  # NAT64 of a public one
 
 
 async def test_a_refused_target_fails_the_callback_at_send_time_without_a_request(
@@ -371,3 +378,75 @@ async def test_a_refused_target_fails_the_callback_at_send_time_without_a_reques
     (row,) = await settle(dispatcher(db, allowed=()), db, final)
     assert row.state == "failed" and "non-public address (127.0.0.1)" in row.last_error
     assert receiver.requests("/status") == []
+
+
+async def test_a_delivered_callback_keeps_no_payload_and_an_exhausted_one_keeps_it_for_replay(
+    db: Database, receiver: CallbackReceiver
+) -> None:
+    receiver.script("/gone", 500)
+    ok, gone = add_service(db, receiver.url("/ok")), add_service(db, receiver.url("/gone"))
+    enqueue_changes(db, [changed(ok, add_notification(db, ok), "delivered")])
+    enqueue_changes(db, [changed(gone, add_notification(db, gone), "delivered")])
+    rows = {r.service_id: r for r in await settle(dispatcher(db, delays=()), db, final)}
+    assert (rows[ok].state, rows[ok].payload) == ("delivered", {})
+    assert rows[gone].state == "exhausted" and rows[gone].payload["status"] == "delivered"
+
+
+async def test_a_redirect_is_not_followed_and_fails_the_callback(
+    db: Database, receiver: CallbackReceiver
+) -> None:
+    receiver.script("/status", 302)
+    sid = add_service(db, receiver.url("/status"))
+    enqueue_changes(db, [changed(sid, add_notification(db, sid), "delivered")])
+    (row,) = await settle(dispatcher(db), db, final)
+    assert (row.state, row.attempts, row.last_status_code) == ("failed", 1, 302)
+    assert len(receiver.requests("/status")) == 1
+
+
+async def test_a_url_that_cannot_be_called_fails_once_instead_of_coming_back(db: Database) -> None:
+    sid = add_service(db, "https://example.gov.uk:99999/cb")
+    enqueue_changes(db, [changed(sid, add_notification(db, sid), "delivered")])
+    (row,) = await settle(dispatcher(db), db, final)
+    assert (row.state, row.attempts, row.last_error) == ("failed", 1, "refused: the URL's port is not valid")
+
+
+async def test_two_dispatchers_never_send_the_same_callback_and_share_one_per_service_limit(
+    db: Database, receiver: CallbackReceiver
+) -> None:
+    receiver.script("/status", *([("sleep", 1)] * 12))
+    sid = add_service(db, receiver.url("/status"))
+    enqueue_changes(db, [changed(sid, add_notification(db, sid), "delivered") for _ in range(12)])
+    first, second = dispatcher(db, per_service=3), dispatcher(db, per_service=3)
+    claimed = await asyncio.gather(first.dispatch_once(), second.dispatch_once())
+    assert sum(claimed) == 3  # the service's three slots, whichever replica took them
+    await asyncio.sleep(0.3)
+    assert (
+        await first.dispatch_once() == 0 and await second.dispatch_once() == 0
+    )  # still full while they post
+    began = time.monotonic()
+    while not final(queued(db)):
+        assert time.monotonic() - began < 30
+        await asyncio.gather(first.dispatch_once(), second.dispatch_once())
+        await asyncio.sleep(0.05)
+    await asyncio.gather(first.drain(), second.drain())
+    ids = [r.json["id"] for r in receiver.requests("/status")]
+    assert len(ids) == 12 and len(set(ids)) == 12  # each sent once
+    starts = sorted(r.at for r in receiver.requests("/status"))
+    # Never more than three at once: any four consecutive starts span at least one (1 s) answer.
+    assert all(starts[i + 3] - starts[i] >= 0.9 for i in range(len(starts) - 3))
+
+
+async def test_an_outcome_is_recorded_only_by_the_dispatcher_holding_the_lease(
+    db: Database, receiver: CallbackReceiver
+) -> None:
+    sid = add_service(db, receiver.url("/status"))
+    enqueue_changes(db, [changed(sid, add_notification(db, sid), "delivered")])
+    with db.unit_of_work() as conn:
+        (stale,) = queue.claim(conn, limit=10, per_service=4, lease=timedelta(seconds=0))
+    with db.unit_of_work() as conn:  # the lease ran out and another dispatcher took it over
+        (current,) = queue.claim(conn, limit=10, per_service=4, lease=timedelta(minutes=2))
+    with db.unit_of_work() as conn:
+        assert not queue.record(conn, stale, state="failed", attempts=1, status_code=400, error="late")
+        assert queue.record(conn, current, state="delivered", attempts=1, status_code=200, error=None)
+    (row,) = queued(db)
+    assert (row.state, row.last_status_code) == ("delivered", 200)

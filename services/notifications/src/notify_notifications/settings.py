@@ -63,6 +63,14 @@ class Settings(CommonSettings):
         return [k.strip() for k in self.notify_secret_keys.split(",") if k.strip()]
 
     @model_validator(mode="after")
+    def _refuse_plain_http_callbacks_in_production(self) -> Settings:
+        if self.environment == "production" and self.callback_allow_http:
+            raise ValueError(
+                "CALLBACK_ALLOW_HTTP cannot be true in production: callbacks carry personal data"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_insecure(self) -> Settings:
         if self.environment != "development" and (
             DEVELOPMENT_SECRET_KEY in self.secret_keys or any(len(k) < 16 for k in self.secret_keys)

@@ -1,7 +1,8 @@
 """Posting one callback to a service's endpoint: the SSRF guard, then the POST with its bearer token.
 
-The guard resolves the host at send time and refuses the callback if any address it resolves to is private,
-loopback, link-local, multicast, reserved or unspecified, unless that address is inside a network the settings allow
+The guard resolves the host at send time and refuses the callback if any address it resolves to is not globally
+routable (private, loopback, link-local, shared 100.64/10, IPv4-mapped forms of those...), multicast, reserved or
+unspecified, unless that address is inside a network the settings allow
 (development allows loopback). The request then goes to the address that was checked (the host kept in the ``Host``
 header and, for https, in SNI and certificate verification), so a DNS answer that changes between the check and the
 connection (rebinding) cannot point it elsewhere.
@@ -15,7 +16,7 @@ import socket
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import httpx
 
@@ -38,17 +39,23 @@ def parse_networks(text: str) -> tuple[IpNetwork, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _refused_range(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    )
+    """Anything not globally routable (private, loopback, link-local, shared 100.64/10...), multicast, reserved or
+    unspecified. An IPv6 address that is only another form of an IPv4 one (IPv4-mapped, or NAT64 as DNS64 answers on
+    IPv6-only networks) is judged by that IPv4 address; a 6to4 or Teredo one also by the IPv4 addresses it carries."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return _refused_range(address.ipv4_mapped)
+        if address in _NAT64:
+            return _refused_range(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        carried = [address.sixtofour] if address.sixtofour is not None else []
+        carried += list(address.teredo or ())
+        if any(_refused_range(a) for a in carried):
+            return True
+    return not address.is_global or address.is_multicast or address.is_reserved or address.is_unspecified
 
 
 async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
@@ -112,14 +119,26 @@ class CallbackPoster:
         self._clients.clear()
 
     async def post(self, url: str, token: str, payload: dict[str, Any]) -> Outcome:
-        """POST the payload. Raises ``TargetRefused`` for a URL the guard refuses; answers the status code, or no
-        code with the error for a connection failure or timeout."""
+        """POST the payload, within the timeout in all (name resolution, connection, a response however slowly it
+        trickles). Raises ``TargetRefused`` for a URL the guard refuses or that cannot be called at all; answers the
+        status code, or no code with the error for a connection failure or timeout."""
         parts = urlsplit(url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise TargetRefused("refused: the URL's port is not valid") from exc
         if parts.scheme not in (("https", "http") if self.allow_http else ("https",)) or not parts.hostname:
             raise TargetRefused(
                 f"refused: {parts.scheme or 'no'} scheme" if parts.hostname else "refused: no host"
             )
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._post(parts, port, token, payload)
+        except TimeoutError:
+            return Outcome(None, "timeout")
+
+    async def _post(self, parts: SplitResult, port: int, token: str, payload: dict[str, Any]) -> Outcome:
+        assert parts.hostname is not None
         try:
             address = await resolve_allowed(parts.hostname, port, self.allowed_networks)
         except ConnectionError as exc:

@@ -4,11 +4,11 @@ lease, and their outcome recorded. Ops replay the exhausted ones (``notify-ops r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, tuple_, update
+from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -57,48 +57,35 @@ def enqueue(conn: Connection, callbacks: Iterable[Callback]) -> int:
     return len(conn.execute(_INSERT, list(rows.values())).all())
 
 
-def claim(
-    conn: Connection, *, limit: int, per_service: int, busy: Sequence[uuid.UUID], lease: timedelta
-) -> list[Any]:
-    """Due callbacks, at most ``per_service`` of any one service and none of the ``busy`` ones (already at their limit
-    in this process), leased so no other dispatcher takes them until ``lease`` has passed. The conditional UPDATE
-    re-checks the lease after any row lock, so two replicas never claim the same callback."""
-    now = func.now()
-    ranked = (
-        select(
-            callback_deliveries.c.id,
-            func.row_number()
-            .over(
-                partition_by=callback_deliveries.c.service_id, order_by=callback_deliveries.c.next_attempt_at
-            )
-            .label("rank"),
-        )
-        .where(
-            callback_deliveries.c.state == PENDING,
-            callback_deliveries.c.next_attempt_at <= now,
-            or_(callback_deliveries.c.locked_until.is_(None), callback_deliveries.c.locked_until < now),
-            callback_deliveries.c.service_id.not_in(list(busy)) if busy else text("true"),
-        )
-        .subquery()
+_CLAIM = text(
+    """
+    WITH leased AS (
+        SELECT service_id, count(*) AS n FROM callback_deliveries
+        WHERE state = 'pending' AND locked_until > now() GROUP BY service_id
+    ), ranked AS (
+        SELECT c.id, c.next_attempt_at,
+               row_number() OVER (PARTITION BY c.service_id ORDER BY c.next_attempt_at) + coalesce(l.n, 0) AS slot
+        FROM callback_deliveries c LEFT JOIN leased l ON l.service_id = c.service_id
+        WHERE c.state = 'pending' AND c.next_attempt_at <= now()
+          AND (c.locked_until IS NULL OR c.locked_until <= now())
+    ), chosen AS (
+        SELECT id FROM ranked WHERE slot <= :per_service ORDER BY slot, next_attempt_at LIMIT :limit
     )
-    chosen = select(ranked.c.id).where(ranked.c.rank <= per_service).limit(limit).scalar_subquery()
+    UPDATE callback_deliveries c SET locked_until = now() + make_interval(secs => :lease)
+    FROM chosen
+    WHERE c.id = chosen.id AND c.state = 'pending' AND (c.locked_until IS NULL OR c.locked_until <= now())
+    RETURNING c.id, c.service_id, c.callback_type, c.payload, c.attempts, c.locked_until
+    """
+)
+
+
+def claim(conn: Connection, *, limit: int, per_service: int, lease: timedelta) -> list[Any]:
+    """Due callbacks, leased so no other dispatcher takes them until ``lease`` has passed, with at most
+    ``per_service`` of one service leased at a time across every replica (those already leased count), and the
+    services taking turns (each one's first due callback before any one's second). The conditional UPDATE re-checks
+    the lease after any row lock, so two replicas never claim the same callback."""
     return list(
-        conn.execute(
-            update(callback_deliveries)
-            .where(
-                callback_deliveries.c.id.in_(chosen),
-                callback_deliveries.c.state == PENDING,
-                or_(callback_deliveries.c.locked_until.is_(None), callback_deliveries.c.locked_until < now),
-            )
-            .values(locked_until=now + text(f"interval '{int(lease.total_seconds())} seconds'"))
-            .returning(
-                callback_deliveries.c.id,
-                callback_deliveries.c.service_id,
-                callback_deliveries.c.callback_type,
-                callback_deliveries.c.payload,
-                callback_deliveries.c.attempts,
-            )
-        )
+        conn.execute(_CLAIM, {"per_service": per_service, "limit": limit, "lease": lease.total_seconds()})
     )
 
 
@@ -114,26 +101,32 @@ def configuration(conn: Connection, service_id: uuid.UUID, callback_type: str) -
 
 def record(
     conn: Connection,
-    callback_id: uuid.UUID,
+    row: Any,
     *,
     state: str,
     attempts: int,
     status_code: int | None,
     error: str | None,
     retry_in: timedelta | None = None,
-) -> None:
-    conn.execute(
+) -> bool:
+    """The outcome of an attempt on a claimed row, if this dispatcher still holds its lease (else another has taken
+    it over and its outcome wins: False). A callback that ended (delivered, or failed for good) keeps no payload:
+    the recipient and content it carried are not kept twice; an exhausted one keeps it for replay."""
+    values: dict[str, Any] = {
+        "state": state,
+        "attempts": attempts,
+        "last_status_code": status_code,
+        "last_error": error[:200] if error else None,
+        "locked_until": None,
+        "updated_at": datetime.now(UTC),
+    }
+    if retry_in is not None:
+        values["next_attempt_at"] = datetime.now(UTC) + retry_in
+    if state in (DELIVERED, FAILED):
+        values["payload"] = {}
+    result = conn.execute(
         update(callback_deliveries)
-        .where(callback_deliveries.c.id == callback_id)
-        .values(
-            state=state,
-            attempts=attempts,
-            last_status_code=status_code,
-            last_error=error[:200] if error else None,
-            locked_until=None,
-            next_attempt_at=(datetime.now(UTC) + retry_in)
-            if retry_in is not None
-            else callback_deliveries.c.next_attempt_at,
-            updated_at=datetime.now(UTC),
-        )
+        .where(callback_deliveries.c.id == row.id, callback_deliveries.c.locked_until == row.locked_until)
+        .values(**values)
     )
+    return bool(result.rowcount)

@@ -57,6 +57,15 @@ def callback_json(row: Any) -> dict[str, Any]:
     }
 
 
+def _valid_url(url: str, schemes: tuple[str, ...]) -> bool:
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 (raises ValueError for a port that is not a number from 0 to 65535)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+    return parsed.scheme in schemes and bool(parsed.hostname)
+
+
 def _check(body: Any, *, creating: bool, allow_http: bool) -> dict[str, Any]:
     """``allow_http``: development and test settings (CALLBACK_ALLOW_HTTP) also take plain http, for a local
     receiver; where the URL may point is checked again when each callback is sent (the SSRF guard)."""
@@ -65,9 +74,8 @@ def _check(body: Any, *, creating: bool, allow_http: bool) -> dict[str, Any]:
     problems = []
     if creating or "url" in body:
         url = body.get("url")
-        parsed = urlparse(url) if isinstance(url, str) else None
         schemes = ("https", "http") if allow_http else ("https",)
-        if parsed is None or parsed.scheme not in schemes or not parsed.netloc or len(url) > 255:
+        if not isinstance(url, str) or len(url) > 255 or not _valid_url(url, schemes):
             problems.append("url is not a valid https url")
     if creating or "bearer_token" in body:
         token = body.get("bearer_token")

@@ -6,8 +6,9 @@ that posts every queued callback.
   handler's transaction (idempotent by the event id). Complaints, returned letters and inbound texts queue theirs
   where they are stored, through the same ``callback_queue.enqueue``.
 * **Dispatching**: callbacks are claimed with a lease, at most ``CALLBACK_MAX_IN_FLIGHT_PER_SERVICE`` of a service at
-  a time, so one slow or dead endpoint only ever holds its own service's slots. Each POST has the service's current
-  URL and token (read at send time), a 5 s timeout and passes the SSRF guard. Outcomes: 2xx delivered; a connection
+  a time across every replica, services taking turns, so one slow or dead endpoint only ever holds its own service's
+  slots. Each POST has the service's current URL and token (read at send time), 5 s in all (name resolution
+  included) and passes the SSRF guard. An outcome is recorded only while the lease is held. Outcomes: 2xx delivered; a connection
   error, a timeout, 5xx or 429 retried after ``CALLBACK_RETRY_DELAYS`` (5 × 300 s by default), then ``exhausted``
   (kept for ``notify-ops replay-callbacks``); any other answer, a refused target or a configuration removed since:
   ``failed``, never retried. A dispatcher that dies mid-POST leaves the lease to run out and the callback is sent
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -116,7 +115,6 @@ class CallbackDispatcher:
         self.per_service = per_service
         self.poll_interval = poll_interval
         self.lease = lease
-        self.in_flight: Counter[uuid.UUID] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
 
@@ -142,21 +140,21 @@ class CallbackDispatcher:
 
     async def dispatch_once(self) -> int:
         """Claim what there is room for and start sending it. Returns how many were claimed."""
-        room = self.max_in_flight - sum(self.in_flight.values())
+        room = self.max_in_flight - len(self._tasks)
         if room <= 0:
             return 0
-        busy = [service for service, count in self.in_flight.items() if count >= self.per_service]
         rows = await self.db.transaction(
-            lambda conn: queue.claim(
-                conn, limit=room, per_service=self.per_service, busy=busy, lease=self.lease
-            )
+            lambda conn: queue.claim(conn, limit=room, per_service=self.per_service, lease=self.lease)
         )
         for row in rows:
-            self.in_flight[row.service_id] += 1
             task = asyncio.create_task(self._send(row))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(rows)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
 
     async def drain(self) -> None:
         """Wait for every started POST to be recorded (tests, shutdown)."""
@@ -166,12 +164,11 @@ class CallbackDispatcher:
     async def _send(self, row: Any) -> None:
         try:
             await self._attempt(row)
-        except Exception as exc:  # recorded nothing: the lease runs out and the callback is tried again
+        except (
+            Exception
+        ) as exc:  # recorded nothing (the database, most likely): the lease runs out, it is tried again
             log.warning("callbacks.attempt_crashed", callback_id=str(row.id), error=type(exc).__name__)
         finally:
-            self.in_flight[row.service_id] -= 1
-            if self.in_flight[row.service_id] <= 0:
-                del self.in_flight[row.service_id]
             self._room.set()
 
     async def _attempt(self, row: Any) -> None:
@@ -185,9 +182,14 @@ class CallbackDispatcher:
             )
             return
         try:
-            outcome = await self.poster.post(
-                config.url, self.box.decrypt(config.bearer_token_encrypted), row.payload
+            token = self.box.decrypt(config.bearer_token_encrypted)
+        except Exception as exc:  # a token sealed with a key no longer configured: never going to work
+            await self._record(
+                row, queue.FAILED, attempts, None, f"bearer token unreadable: {type(exc).__name__}"
             )
+            return
+        try:
+            outcome = await self.poster.post(config.url, token, row.payload)
         except TargetRefused as exc:
             await self._record(row, queue.FAILED, attempts, None, str(exc))
             return
@@ -214,11 +216,14 @@ class CallbackDispatcher:
         *,
         retry_in: timedelta | None = None,
     ) -> None:
-        await self.db.transaction(
+        held = await self.db.transaction(
             lambda conn: queue.record(
-                conn, row.id, state=state, attempts=attempts, status_code=code, error=error, retry_in=retry_in
+                conn, row, state=state, attempts=attempts, status_code=code, error=error, retry_in=retry_in
             )
         )
+        if not held:  # slower than the lease: another dispatcher took the callback over, its outcome stands
+            log.warning("callbacks.lease_lost", callback_id=str(row.id), service_id=str(row.service_id))
+            return
         CALLBACKS_SENT.labels(callback_type=row.callback_type, outcome=state).inc()
         fields = {
             "callback_id": str(row.id),
