@@ -286,6 +286,25 @@ async def test_malformed_reports_are_refused_with_the_reason(app: FastAPI, db: D
     assert _events(db) == []
 
 
+async def test_a_value_too_long_to_store_is_refused_by_field_name_only(app: FastAPI, db: Database) -> None:
+    long_sender = "4" * 60
+    with capture_logs() as logs:
+        answer = await _post(
+            app,
+            "/notifications/sms/receive/mmg",
+            orjson.dumps(mmg_report(MSISDN=long_sender, Message="x" * 6000)),
+            "application/json",
+            basic(USER, PASSWORD),
+        )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "result": "error",
+        "message": "mmg inbound text has a value too long: message, source_number",
+    }
+    assert long_sender not in repr(logs) and long_sender not in answer.text
+    assert _events(db) == []
+
+
 # -- the simulators --------------------------------------------------------------------------------------------
 
 

@@ -32,6 +32,10 @@ PRODUCER = "delivery-sms"
 INBOUND_NAMESPACE = uuid.UUID("33fd704c-866f-423d-8b52-39907229a5a1")
 
 
+# The longest values notifications stores (inbound_sms columns); a longer report is refused with a 400.
+LIMITS = {"provider_reference": 255, "source_number": 50, "destination_number": 50, "message": 5000}
+
+
 def inbound_id(provider: str, text: InboundText) -> uuid.UUID:
     """The same for every delivery of one report: from the provider's message id, or (a provider that sends none)
     from everything the report says."""
@@ -75,6 +79,11 @@ async def receive(request: Request) -> JSONResponse:
         # The parsers' messages name fields only, never their values.
         log.warning("delivery.sms.inbound_malformed", provider=provider_name, error=str(exc)[:200])
         return _error(400, str(exc)[:200])
+    if too_long := sorted(name for name, limit in LIMITS.items() if len(getattr(text, name) or "") > limit):
+        # Refused now rather than failing where it is stored (notifications' columns); field names only.
+        fields = ", ".join(too_long)
+        log.warning("delivery.sms.inbound_malformed", provider=provider_name, error=f"too long: {fields}")
+        return _error(400, f"{provider_name} inbound text has a value too long: {fields}")
     event = received_event(provider_name, text)
     envelope = new_envelope(
         event, producer=PRODUCER, correlation_id=current_correlation_id() or str(uuid.uuid4())
