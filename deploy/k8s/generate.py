@@ -77,10 +77,22 @@ def _api(
     return Workload(service, module, "api", port, DB + secrets, database, callers=callers)
 
 
-def _consumer(service: str, module: str, port: int, *secrets: str, database: str) -> Workload:
-    """A consumer of every queue its service's bootstrap declares (``QUEUES``), so a new queue gets its autoscaler."""
+def _consumer(
+    service: str, module: str, port: int, *secrets: str, database: str, per_replica: int = 500
+) -> Workload:
+    """A consumer of every queue its service's bootstrap declares (``QUEUES``), so a new queue gets its autoscaler;
+    ``per_replica``: the ready messages per replica KEDA aims for."""
     queues = tuple(importlib.import_module(f"{module}.bootstrap").QUEUES)
-    return Workload(service, module, "consumer", port, DB + secrets, database, queues=queues)
+    return Workload(
+        service,
+        module,
+        "consumer",
+        port,
+        DB + secrets,
+        database,
+        queues=queues,
+        queue_length_per_replica=per_replica,
+    )
 
 
 WORKLOADS: tuple[Workload, ...] = (
@@ -103,12 +115,15 @@ WORKLOADS: tuple[Workload, ...] = (
         database="NOTIFICATIONS",
         callers=("gateway-api", "jobs-api", "jobs-consumer"),
     ),
+    # Jobs send their rows in bundles of 100 events a message and pause while notifications.requested holds more than
+    # JOB_MAX_QUEUE_DEPTH (200) ready messages: the threshold must sit well below that for a big job to scale out.
     _consumer(
         "notifications",
         "notify_notifications",
         6012,
         "NOTIFY_SECRET_KEYS",
         database="NOTIFICATIONS",
+        per_replica=50,
     ),
     _api("jobs", "notify_jobs", 6013, database="JOBS"),
     # The scheduler and job processing run here (any number of replicas: due jobs start once, each job is leased),

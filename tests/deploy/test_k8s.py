@@ -132,6 +132,18 @@ def test_every_consumed_queue_scales_its_consumer(rendered, code_services) -> No
         assert set(scaled) == consumers
 
 
+def test_a_big_job_scales_the_notifications_consumer_out(rendered) -> None:
+    """Jobs pause while notifications.requested holds JOB_MAX_QUEUE_DEPTH ready messages (bundles of rows): KEDA must
+    add replicas well before that, or the backlog a job builds never reaches the threshold."""
+    from notify_jobs.settings import Settings as JobsSettings
+
+    pause_at = JobsSettings().job_max_queue_depth
+    for _, objects in apps(rendered):
+        triggers = of(objects, "ScaledObject")["notifications-consumer"]["spec"]["triggers"]
+        (requested,) = [t for t in triggers if t["metadata"]["queueName"] == "notifications.requested"]
+        assert int(requested["metadata"]["value"]) * 3 <= pause_at
+
+
 def test_gateway_scales_on_cpu(rendered) -> None:
     for _, objects in apps(rendered):
         hpa = of(objects, "HorizontalPodAutoscaler")["gateway-api"]["spec"]
