@@ -157,17 +157,18 @@ def test_a_target_that_resolves_to_a_non_public_address_is_refused_at_send_time(
     configure: Any, service: dict[str, Any], db: Engine
 ) -> None:
     configure("http://169.254.169.254/latest/meta-data")  # link-local: the test stack allows only loopback
-    nid = send_sms(service)
+    send_sms(service)
 
     def outcome() -> Any:
         with db.connect() as conn:
             return conn.execute(
                 text(
-                    "SELECT state, attempts, last_error FROM callback_deliveries WHERE payload->>'id' = :id"
+                    "SELECT state, attempts, last_error, payload FROM callback_deliveries WHERE service_id = :id"
                 ),
-                {"id": nid},
+                {"id": service["service_id"]},
             ).first()
 
     row = eventually(outcome, lambda r: r is not None and r.state != "pending")
-    assert row is not None and row.state == "failed", row
+    assert row is not None and (row.state, row.attempts) == ("failed", 1), row
     assert "non-public address (169.254.169.254)" in row.last_error
+    assert row.payload == {}  # an ended callback keeps no copy of the recipient
