@@ -18,6 +18,7 @@ $(UV):
 
 install: $(UV)
 	$(UV) sync --frozen --quiet
+	@tools/bin/install-kustomize .tools/bin
 
 migrate: install
 	$(UV) run --frozen notify-stack migrate

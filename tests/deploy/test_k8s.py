@@ -144,6 +144,25 @@ def test_a_big_job_scales_the_notifications_consumer_out(rendered) -> None:
         assert int(requested["metadata"]["value"]) * 3 <= pause_at
 
 
+def test_the_pinned_kustomize_renders_what_kubectl_renders() -> None:
+    """Where kubectl is missing the tests render with the kustomize ``make install`` pins; on a machine with both,
+    the two must agree, overlay by overlay."""
+    import shutil
+    import subprocess
+
+    from .conftest import PINNED_KUSTOMIZE
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None or not PINNED_KUSTOMIZE.exists():
+        pytest.skip("needs both kubectl and .tools/bin/kustomize to compare them")
+    for overlay in sorted((ROOT / "deploy" / "k8s" / "overlays").iterdir()):
+        by_kubectl = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, check=True)
+        pinned = subprocess.run(
+            [str(PINNED_KUSTOMIZE), "build", str(overlay)], capture_output=True, check=True
+        )
+        assert by_kubectl.stdout == pinned.stdout, overlay.name
+
+
 def test_gateway_scales_on_cpu(rendered) -> None:
     for _, objects in apps(rendered):
         hpa = of(objects, "HorizontalPodAutoscaler")["gateway-api"]["spec"]
