@@ -128,10 +128,20 @@ def test_infrastructure_and_simulators(compose) -> None:
             sim["environment"]["SMS_SIM_RECEIPT_URL"]
             == f"http://delivery-sms-api:6014/notifications/sms/{flavour}"
         )
+        assert (
+            sim["environment"]["SMS_SIM_INBOUND_URL"]
+            == f"http://delivery-sms-api:6014/notifications/sms/receive/{flavour}"
+        )
         port = sim["environment"]["SMS_SIM_PORT"]
         for role in ("api", "consumer"):
             url = services[f"delivery-sms-{role}"]["environment"][f"{flavour.upper()}_URL"]
             assert url == f"http://sms-sim-{flavour}:{port}"
+
+
+def test_the_processes_that_use_redis_wait_for_it(compose) -> None:
+    # The gateway (rate limits, daily limits, caches) and the jobs consumer (a whole job's daily-limit reservation).
+    for name in ("gateway-api", "jobs-consumer"):
+        assert compose["services"][name]["depends_on"]["redis"] == {"condition": "service_healthy"}, name
 
 
 def test_only_the_gateway_is_published(compose) -> None:
