@@ -172,6 +172,21 @@ async def test_dead_letters_can_be_replayed(broker: Broker) -> None:
     assert "x-death-reason" not in (message.headers or {})
 
 
+async def test_replaying_an_unknown_queue_is_refused_and_declares_nothing(broker: Broker) -> None:
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(LookupError, match=queue):
+        await replay_dead_letters(broker, queue)
+    channel = await broker.channel(prefetch=1)
+    await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
+    with pytest.raises(LookupError, match=rf"{queue}\.dlq"):  # the queue alone: still no stray dead-letter queue
+        await replay_dead_letters(broker, queue)
+    assert broker.connection is not None
+    with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
+        async with broker.connection.channel() as probe:
+            await probe.declare_queue(f"{queue}.dlq", passive=True)
+    await channel.close()
+
+
 async def test_an_unroutable_publish_is_an_error_not_a_silent_drop(broker: Broker) -> None:
     with pytest.raises(BrokerUnavailable):
         await broker.publish_raw("nobody.listens.v1", b"{}")

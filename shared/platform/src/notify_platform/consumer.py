@@ -326,9 +326,20 @@ async def declare_queues(broker: Broker, queues: dict[str, tuple[str, ...]]) -> 
 
 
 async def replay_dead_letters(broker: Broker, queue: str, *, limit: int | None = None) -> int:
-    """Move messages from ``<queue>.dlq`` back onto ``queue`` (confirmed before each is removed)."""
+    """Move messages from ``<queue>.dlq`` back onto ``queue`` (confirmed before each is removed).
+
+    Both queues must exist already: they are looked up with passive declares, each on a channel of its own (a
+    missing queue closes the channel that asked), so a mistyped name raises ``LookupError`` instead of declaring a
+    stray ``<name>.dlq``."""
+    assert broker.connection is not None, "connect() first"
+    for name in (queue, f"{queue}.dlq"):
+        try:
+            async with broker.connection.channel(publisher_confirms=False) as probe:
+                await probe.declare_queue(name, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            raise LookupError(f"no queue named {name!r} on the broker") from None
     channel = await broker.channel(prefetch=1)
-    dlq = await channel.declare_queue(f"{queue}.dlq", durable=True, arguments=QUORUM)
+    dlq = await channel.declare_queue(f"{queue}.dlq", passive=True)
     moved = 0
     try:
         while limit is None or moved < limit:
