@@ -303,8 +303,26 @@ def deployment(w: Workload) -> dict[str, Any]:
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": labels(w)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
-            "template": {"metadata": {"labels": meta(w)["labels"]}, "spec": pod_spec(w)},
+            "template": {
+                "metadata": {"labels": meta(w)["labels"], **scrape(w)},
+                "spec": pod_spec(w),
+            },
         },
+    }
+
+
+def scrape(w: Workload) -> dict[str, Any]:
+    """Where Prometheus's usual Kubernetes pod discovery finds /metrics (deploy/monitoring has the rules and the
+    dashboard; the NetworkPolicies admit the monitoring namespace). The provider simulators serve none."""
+    if any(w.name == sim.name for sim in SIMULATORS):
+        return {}
+    port = str(w.port)
+    return {
+        "annotations": {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": port,
+            "prometheus.io/path": "/metrics",
+        }
     }
 
 
