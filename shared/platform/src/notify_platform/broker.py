@@ -13,11 +13,27 @@ from typing import Any
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection, AbstractRobustExchange
-from notify_contracts import BUNDLE_HEADER, Envelope, encode_bundle
+from notify_contracts import BUNDLE_HEADER, Envelope, encode_bundle, model_for_routing_key
 
 from .logging import get_logger
+from .metrics import EVENTS_PUBLISHED
 
 log = get_logger(__name__)
+
+
+_PUBLISHED: dict[
+    str, Any
+] = {}  # routing key -> its notify_events_published_total child (registered keys only)
+
+
+def _published(routing_key: str) -> Any:
+    child = _PUBLISHED.get(routing_key)
+    if child is None:
+        model = model_for_routing_key(routing_key)
+        if model is None:
+            return EVENTS_PUBLISHED.labels("other")
+        child = _PUBLISHED[routing_key] = EVENTS_PUBLISHED.labels(model.event_type)
+    return child
 
 
 class BrokerUnavailable(Exception):
@@ -89,6 +105,7 @@ class Broker:
             correlation_id=correlation_id,
             headers={BUNDLE_HEADER: len(envelopes)},
             mandatory=first.payload.must_route,
+            events=len(envelopes),
         )
 
     async def publish_raw(
@@ -101,11 +118,16 @@ class Broker:
         headers: dict[str, Any] | None = None,
         exchange: str | None = None,
         mandatory: bool = True,
+        events: int = 1,
     ) -> None:
         """Publish and wait for the broker's confirm. ``exchange=""`` targets a queue by name.
 
         ``mandatory`` (the default) makes an unroutable message an error instead of a silent drop; announcements
-        that may legitimately have no subscriber publish with ``mandatory=False``."""
+        that may legitimately have no subscriber publish with ``mandatory=False``.
+
+        A confirmed publish to the exchange counts ``events`` (how many the message carries: a bundle's size) in
+        ``notify_events_published_total`` under the routing key's event type (``other`` for a routing key no
+        contract registers). Publishes to a queue by name (retries, dead letters, replays) are not events."""
         if self._channel is None or self.exchange is None:
             raise BrokerUnavailable("not connected")
         message = aio_pika.Message(
@@ -128,6 +150,8 @@ class Broker:
             raise BrokerUnavailable(
                 f"publish of {routing_key} refused by broker: {type(confirmation).__name__}"
             )
+        if exchange is None:
+            _published(routing_key).inc(events)
 
     async def queue_depth(self, queue: str) -> int | None:
         """How many messages wait in ``queue`` (a passive declare on a channel of its own, so a missing queue,

@@ -29,7 +29,7 @@ from notify_contracts import BUNDLE_HEADER, Envelope, InvalidEvent, UnknownEvent
 
 from .broker import Broker
 from .logging import bind_correlation_id, get_logger
-from .metrics import MESSAGES_CONSUMED, MESSAGES_DEAD_LETTERED, MESSAGES_RETRIED
+from .metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_FAILED
 
 log = get_logger(__name__)
 
@@ -110,6 +110,10 @@ class Consumer:
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._stopping = False
+        # Metric children by event type / reason, bound on first use (event types are registered ones only).
+        self._consumed: dict[str, Any] = {}
+        self._failed: dict[str, Any] = {}
+        self._dead_lettered: dict[str, Any] = {}
 
     async def start(self) -> None:
         self._channel = await self.broker.channel(self.prefetch)
@@ -190,7 +194,8 @@ class Consumer:
                     log.warning("consumer.broadcast_undecodable", queue=self.sub.queue, reason=str(exc)[:200])
                     await self._ack(message)
                 else:
-                    await self._dead_letter(message, str(exc))
+                    kind = "unknown_event" if isinstance(exc, UnknownEvent) else "undecodable"
+                    await self._dead_letter(message, str(exc), kind, _event_count(message))
         if not decoded:
             return
         try:
@@ -205,9 +210,9 @@ class Consumer:
             for message, envelopes in decoded:
                 await self._process_one(message, envelopes)
             return
-        for message, _ in decoded:
+        for message, envelopes in decoded:
             await self._ack(message)
-        MESSAGES_CONSUMED.labels(queue=self.sub.queue).inc(sum(len(envelopes) for _, envelopes in decoded))
+            self._count(self._consumed, EVENTS_CONSUMED, envelopes)
 
     async def _process_one(self, message: AbstractIncomingMessage, envelopes: list[Envelope[Any]]) -> None:
         """One message on its own (its events together, if it is a bundle)."""
@@ -217,7 +222,15 @@ class Consumer:
             await self._retry_or_dead_letter(message, envelopes, exc)
         else:
             await self._ack(message)
-            MESSAGES_CONSUMED.labels(queue=self.sub.queue).inc(len(envelopes))
+            self._count(self._consumed, EVENTS_CONSUMED, envelopes)
+
+    def _count(self, children: dict[str, Any], counter: Any, envelopes: list[Envelope[Any]]) -> None:
+        """Count a message's events under its event type (a bundle's events share one type)."""
+        event_type = envelopes[0].type
+        child = children.get(event_type)
+        if child is None:
+            child = children[event_type] = counter.labels(self.sub.queue, event_type)
+        child.inc(len(envelopes))
 
     async def _ack(self, message: AbstractIncomingMessage) -> None:
         # After a reconnect the delivery tag is stale; the broker redelivers and the idempotent handler absorbs it.
@@ -230,6 +243,7 @@ class Consumer:
         """Retry the message later (all its events, if it is a bundle), or dead-letter it when retries are spent."""
         envelope = envelopes[0]
         bind_correlation_id(envelope.correlation_id)
+        self._count(self._failed, EVENTS_FAILED, envelopes)
         if self.sub.broadcast:
             log.warning("consumer.broadcast_failed", queue=self.sub.queue, error=type(exc).__name__)
             await self._ack(message)
@@ -251,7 +265,9 @@ class Consumer:
                         log.exception(
                             "consumer.give_up_failed", queue=self.sub.queue, event_id=str(each.event_id)
                         )
-            await self._dead_letter(message, f"retries exhausted: {reason}")
+            await self._dead_letter(
+                message, f"retries exhausted: {reason}", "retries_exhausted", len(envelopes)
+            )
             return
         delay = self.sub.retry_delays[attempt]
         log.warning(
@@ -272,10 +288,13 @@ class Consumer:
             headers=headers,
             exchange="",
         )
-        MESSAGES_RETRIED.labels(queue=self.sub.queue).inc()
         await self._ack(message)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, reason: str, kind: str, events: int
+    ) -> None:
+        """Move ``message`` to the dead-letter queue with its ``reason``; ``kind`` (one of
+        ``metrics.DEAD_LETTER_REASONS``) and ``events`` (how many it carries) are what is counted."""
         log.error(
             "consumer.dead_lettered", queue=self.sub.queue, reason=reason[:200], message_id=message.message_id
         )
@@ -295,7 +314,10 @@ class Consumer:
             headers=headers,
             exchange="",
         )
-        MESSAGES_DEAD_LETTERED.labels(queue=self.sub.queue).inc()
+        child = self._dead_lettered.get(kind)
+        if child is None:
+            child = self._dead_lettered[kind] = EVENTS_DEAD_LETTERED.labels(self.sub.queue, kind)
+        child.inc(events)
         await self._ack(message)
 
 

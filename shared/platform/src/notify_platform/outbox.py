@@ -3,11 +3,18 @@
 The relay takes unpublished rows with ``FOR UPDATE SKIP LOCKED`` (so replicas never publish the same row at the
 same time), publishes each with a broker confirm, and deletes them in that same transaction. A crash between
 publish and commit republishes the rows; consumers are idempotent, so that is harmless.
+
+Each relay reports its outbox's lag: ``notify_outbox_pending`` (rows waiting) and ``notify_outbox_oldest_seconds``
+(age of the oldest, 0 when empty). A pass that finds nothing to take sets both to 0 without a query (anything left
+is being published by another replica's pass right now); otherwise they are read after the pass
+(``count(*)`` and ``min(created_at)``, on its index), at most once per ``lag_interval`` seconds so the relay's
+hot path (woken after every commit) pays for it only once in a while.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,7 +26,7 @@ from sqlalchemy.engine import Connection
 from .broker import Broker, BrokerUnavailable
 from .db import Database
 from .logging import get_logger
-from .metrics import OUTBOX_RELAYED
+from .metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING, OUTBOX_RELAYED
 
 log = get_logger(__name__)
 
@@ -58,12 +65,20 @@ class OutboxRelay:
     """Publishes outbox rows. ``wake()`` after a commit for low latency; it also polls as a safety net."""
 
     def __init__(
-        self, db: Database, broker: Broker, *, batch_size: int = 500, poll_interval: float = 0.5
+        self,
+        db: Database,
+        broker: Broker,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        lag_interval: float = 1.0,
     ) -> None:
         self.db = db
         self.broker = broker
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.lag_interval = lag_interval
+        self._lag_due = 0.0  # time.monotonic() after which the next pass reads the lag
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -113,6 +128,8 @@ class OutboxRelay:
             )
             if not rows:
                 await self.db.run(trans.rollback)
+                OUTBOX_PENDING.set(0)
+                OUTBOX_OLDEST_SECONDS.set(0)
                 return 0
             results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
             done = [r.id for r, result in zip(rows, results, strict=True) if result is None]
@@ -123,6 +140,18 @@ class OutboxRelay:
                 )
             await self.db.run(trans.commit)
             OUTBOX_RELAYED.inc(len(done))
+            if time.monotonic() >= self._lag_due:
+                self._lag_due = time.monotonic() + self.lag_interval
+                pending, oldest = await self.db.run(
+                    lambda: conn.execute(
+                        text(
+                            "SELECT count(*), "
+                            "coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) FROM outbox"
+                        )
+                    ).one()
+                )
+                OUTBOX_PENDING.set(pending)
+                OUTBOX_OLDEST_SECONDS.set(max(float(oldest), 0.0))
             if failures:
                 raise failures[0]
             return len(done)

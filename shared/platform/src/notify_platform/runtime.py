@@ -19,12 +19,15 @@ from typing import Any
 import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import Route
 
 from .broker import Broker
 from .consumer import Consumer, Subscription
 from .db import Database
 from .logging import bind_correlation_id, get_logger
+from .metrics import HTTP_REQUESTS
 from .outbox import OutboxRelay
 from .settings import CommonSettings
 
@@ -177,16 +180,46 @@ class Runtime:
         return ok, results
 
 
-class CorrelationIdMiddleware:
-    """Binds ``X-Correlation-Id`` (or a new id) to the log context and echoes it on the response."""
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_UNTIMED = "/metrics"
 
-    def __init__(self, app: Any) -> None:
+
+class RequestMiddleware:
+    """Per request: binds ``X-Correlation-Id`` (or a new id) to the log context and echoes it on the response, and
+    observes ``notify_http_request_seconds`` by route template, method and status. ``/metrics`` is not timed.
+
+    The route template is the matched route's ``path_format`` (``scope["route"]``, set by the router), or for a
+    plain Starlette route inside an included router (which FastAPI leaves without ``scope["route"]``) the template
+    its endpoint (``scope["endpoint"]``) was registered under (``plain_routes``); ``unmatched`` when no route
+    matched.
+
+    One middleware for both, so a request pays for one wrapped ``send``; histogram children are cached by their
+    labels (all from small sets: a method outside the standard ones is ``other``), so an observation takes no lock
+    for the label lookup."""
+
+    def __init__(self, app: Any, plain_routes: Iterable[Route] = ()) -> None:
         self.app = app
+        self._children: dict[tuple[str, str, int], Any] = {}
+        self._plain: dict[Any, list[Route]] = {}
+        for route in plain_routes:
+            self._plain.setdefault(route.endpoint, []).append(route)
+
+    def _plain_template(self, scope: dict[str, Any]) -> str | None:
+        routes = self._plain.get(scope.get("endpoint"))
+        if not routes:
+            return None
+        if len(routes) == 1:
+            return routes[0].path_format
+        for route in routes:  # one endpoint under several paths: the one that matches
+            if route.path_regex.match(scope["path"]):
+                return route.path_format
+        return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         incoming = None
         for name, value in scope.get("headers", ()):
             if name == b"x-correlation-id":
@@ -195,13 +228,33 @@ class CorrelationIdMiddleware:
         correlation_id = incoming or str(uuid.uuid4())
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         bind_correlation_id(correlation_id)
+        status = 500  # what the client gets if the app raises before answering
 
         async def send_with_header(message: dict[str, Any]) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message.setdefault("headers", []).append((b"x-correlation-id", correlation_id.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_header)
+        try:
+            await self.app(scope, receive, send_with_header)
+        finally:
+            route = (
+                getattr(scope.get("route"), "path_format", None) or self._plain_template(scope) or "unmatched"
+            )
+            if route != _UNTIMED:
+                method = scope["method"]
+                if method not in _METHODS:
+                    method = "other"
+                key = (route, method, status)
+                child = self._children.get(key)
+                if child is None:
+                    child = self._children[key] = HTTP_REQUESTS.labels(route, method, str(status))
+                child.observe(time.perf_counter() - started)
+
+
+CorrelationIdMiddleware = RequestMiddleware  # its former name
 
 
 def health_router(runtime: Runtime) -> APIRouter:
@@ -238,9 +291,11 @@ def create_app(runtime: Runtime, routers: Iterable[APIRouter] = (), **fastapi_kw
     app = FastAPI(lifespan=lifespan, **fastapi_kwargs)
     app.state.runtime = runtime
     app.include_router(health_router(runtime))
+    plain_routes = []
     for router in routers:
         app.include_router(router)
-    app.add_middleware(CorrelationIdMiddleware)
+        plain_routes += [r for r in router.routes if isinstance(r, Route) and not isinstance(r, APIRoute)]
+    app.add_middleware(RequestMiddleware, plain_routes=plain_routes)
     return app
 
 
