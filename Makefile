@@ -27,7 +27,7 @@ run: install
 	$(UV) run --frozen notify-stack run
 
 demo:
-	@$(UV) run --frozen --quiet notify-demo
+	@$(UV) run --frozen --quiet notifyctl demo
 
 test: install
 	$(UV) run --frozen pytest $(PYTEST_ARGS)

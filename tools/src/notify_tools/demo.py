@@ -1,18 +1,14 @@
 """``make demo``: a live demo service with one key of each type and one template per channel, created through
-the admin API (never by writing to a database). Prints exactly one JSON object on stdout."""
+the admin API (never by writing to a database). ``notifyctl demo`` prints it as exactly one JSON object on stdout;
+``notifyctl create-service`` uses the service-and-keys part alone."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import secrets
 import sys
 from typing import Any
 
-from notify_platform.settings import DEVELOPMENT_ADMIN_SECRET
-
-from .admin_client import AdminClient
+from .admin_client import AdminApiError, AdminClient
 
 TEMPLATES = {
     "sms": {"name": "Demo text message", "content": "Hello ((name)), your reference is ((reference))."},
@@ -29,41 +25,83 @@ TEMPLATES = {
 }
 
 
+KEY_TYPES = ("normal", "team", "test")
+
+
+def find_or_create_user(
+    admin: AdminClient, *, email: str | None = None, name: str = "Demo Admin", suffix: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """The user with ``email`` if there is one, else a new one (with ``email``, or a made-up address). Returns
+    the user and whether it was created."""
+    if email is not None:
+        try:
+            return admin.post("/user/email", {"email": email})["data"], False
+        except AdminApiError as exc:
+            if exc.status_code != 404:
+                raise
+    address = email or f"demo-admin-{suffix or secrets.token_hex(4)}@example.gov.uk"
+    user = admin.post(
+        "/user",
+        {
+            "name": name,
+            "email_address": address,
+            "password": secrets.token_urlsafe(16),
+            "mobile_number": "07700900001",
+        },
+    )["data"]
+    return user, True
+
+
+def create_service_with_keys(
+    admin: AdminClient,
+    *,
+    name: str,
+    user: dict[str, Any],
+    key_prefix: str,
+    sms_message_limit: int = 250000,
+) -> dict[str, Any]:
+    """A live service run by ``user`` with one API key of each type (``<key_prefix>_<type>``), through the admin
+    API. Returns ``service_id``, ``service_name``, ``api_keys`` (type → the full Notify-format key string, shown
+    only now) and ``api_key_ids`` (type → key id)."""
+    service = admin.post(
+        "/service",
+        {
+            "name": name,
+            "user_id": user["id"],
+            "created_by": user["id"],
+            "email_message_limit": 250000,
+            "sms_message_limit": sms_message_limit,
+            "letter_message_limit": 20000,
+            "restricted": False,
+        },
+    )["data"]
+    sid = service["id"]
+    keys, key_ids = {}, {}
+    for key_type in KEY_TYPES:
+        created = admin.post(
+            f"/service/{sid}/api-key",
+            {"name": f"{key_prefix}_{key_type}", "key_type": key_type, "created_by": user["id"]},
+        )["api_key"]
+        keys[key_type] = created["key"]
+        key_ids[key_type] = created["id"]
+    return {"service_id": sid, "service_name": service["name"], "api_keys": keys, "api_key_ids": key_ids}
+
+
 def create_demo(
     base_url: str, admin_secret: str, *, suffix: str | None = None, sms_message_limit: int = 250000
 ) -> dict[str, Any]:
     suffix = suffix or secrets.token_hex(4)
     admin = AdminClient(base_url, admin_secret)
     try:
-        user = admin.post(
-            "/user",
-            {
-                "name": "Demo Admin",
-                "email_address": f"demo-admin-{suffix}@example.gov.uk",
-                "password": secrets.token_urlsafe(16),
-                "mobile_number": "07700900001",
-            },
-        )["data"]
-        service = admin.post(
-            "/service",
-            {
-                "name": f"Demo service {suffix}",
-                "user_id": user["id"],
-                "created_by": user["id"],
-                "email_message_limit": 250000,
-                "sms_message_limit": sms_message_limit,
-                "letter_message_limit": 20000,
-                "restricted": False,
-            },
-        )["data"]
-        sid = service["id"]
-        keys = {}
-        for key_type in ("normal", "team", "test"):
-            name = f"demo_{key_type}"
-            secret = admin.post(
-                f"/service/{sid}/api-key", {"name": name, "key_type": key_type, "created_by": user["id"]}
-            )["data"]
-            keys[key_type] = f"{name}-{sid}-{secret}"
+        user, _ = find_or_create_user(admin, suffix=suffix)
+        made = create_service_with_keys(
+            admin,
+            name=f"Demo service {suffix}",
+            user=user,
+            key_prefix="demo",
+            sms_message_limit=sms_message_limit,
+        )
+        sid = made["service_id"]
         templates = {}
         for kind, spec in TEMPLATES.items():
             body = {**spec, "template_type": kind, "service": sid, "created_by": user["id"]}
@@ -74,23 +112,16 @@ def create_demo(
         "base_url": base_url,
         "service_id": sid,
         "user_id": user["id"],
-        "api_keys": keys,
+        "api_keys": made["api_keys"],
         "templates": templates,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="notify-demo", description=__doc__)
-    parser.add_argument("--base-url", default=os.environ.get("NOTIFY_BASE_URL", "http://localhost:6011"))
-    args = parser.parse_args()
-    secret = os.environ.get("NOTIFY_ADMIN_CLIENT_SECRET", DEVELOPMENT_ADMIN_SECRET)
-    try:
-        result = create_demo(args.base_url, secret)
-    except Exception as exc:  # a clear one-line reason, not a traceback, for a stack that is not running
-        print(f"make demo failed: {exc}", file=sys.stderr)
-        raise SystemExit(1) from exc
-    json.dump(result, sys.stdout)
-    sys.stdout.write("\n")
+    """``notify-demo``: kept as an alias of ``notifyctl demo``."""
+    from .notifyctl import main as notifyctl
+
+    notifyctl(["demo", *sys.argv[1:]], prog="notify-demo")
 
 
 if __name__ == "__main__":
