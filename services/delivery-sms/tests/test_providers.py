@@ -813,3 +813,49 @@ async def test_https_providers_have_their_certificate_checked(
         message_id = await send(provider, "n-trusted")
         assert await provider.lookup("n-trusted") == message_id
     assert app.state.simulator.stats()["by_reference"] == {"n-trusted": 1}
+
+
+# -- metrics --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_each_send_is_counted_by_outcome_and_timed(flavour: str) -> None:
+    from prometheus_client import REGISTRY
+
+    def calls(outcome: str) -> float:
+        labels = {"provider": flavour, "outcome": outcome}
+        return REGISTRY.get_sample_value("notify_provider_calls_total", labels) or 0.0
+
+    def timed() -> float:
+        return REGISTRY.get_sample_value("notify_provider_call_seconds_count", {"provider": flavour}) or 0.0
+
+    async def handler(request: web.BaseRequest) -> web.Response:
+        await request.read()
+        answer = request.headers.get("X-Answer") or (await request.text())
+        if "refuse" in answer:
+            return web.json_response({"Description": "bad", "description": "bad", "code": 1}, status=400)
+        if "busy" in answer:
+            return web.json_response({}, status=503)
+        if "slow" in answer:
+            await asyncio.sleep(2)
+        return web.json_response({"reference": "m-1", "code": 0, "messageId": "f-1"})
+
+    before = {outcome: calls(outcome) for outcome in ("ok", "rejected", "error", "timeout")}
+    seconds_before = timed()
+    async with stub(handler) as url:
+        provider = provider_for(flavour, base_url=url, timeout=0.3)
+        try:
+            assert await send(provider, "n-ok")
+            for notification_id, retryable in (("n-refuse", False), ("n-busy", True), ("n-slow", True)):
+                with pytest.raises(ProviderError) as failed:
+                    await send(provider, notification_id)
+                assert failed.value.retryable is retryable
+        finally:
+            await provider.aclose()
+    assert {outcome: calls(outcome) - before[outcome] for outcome in before} == {
+        "ok": 1,
+        "rejected": 1,
+        "error": 1,
+        "timeout": 1,
+    }
+    assert timed() - seconds_before == 4

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
+from notify_platform.metrics import ProviderCallMetrics
 
 # Sized for ~200 concurrent sends per provider; connections are kept alive between messages, and dropped after a
 # few idle seconds (before typical server idle timeouts, so a reused connection is rarely dead).
@@ -39,13 +41,30 @@ class ProviderError(Exception):
 
     ``retryable`` is True for timeouts, connection errors, 5xx, 408 and 429 (the message may go through on a
     later attempt) and False for other 4xx refusals (bad credentials, malformed request) which will not.
+    ``timed_out``: the provider did not answer in time.
     """
 
-    def __init__(self, message: str, *, retryable: bool, provider: str = "", status_code: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        provider: str = "",
+        status_code: int | None = None,
+        timed_out: bool = False,
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.provider = provider
         self.status_code = status_code
+        self.timed_out = timed_out
+
+    @property
+    def outcome(self) -> str:
+        """How ``notify_provider_calls_total`` counts it: timeout, rejected (not retryable) or error."""
+        if self.timed_out:
+            return "timeout"
+        return "error" if self.retryable else "rejected"
 
     def __repr__(self) -> str:
         return (
@@ -185,6 +204,9 @@ class HttpProvider:
     The adapter's ``aiohttp.ClientSession`` is made on the first request (inside the running event loop, so the
     adapter itself can be built anywhere) and closed by ``aclose``. A session passed as ``http_client`` is used
     as is (its own timeout and connection limits apply) and left open by ``aclose``.
+
+    ``send`` counts each send in ``notify_provider_calls_total`` (by outcome: ok, or the ``ProviderError``'s) and
+    times it in ``notify_provider_call_seconds``; a protocol implements ``_send``.
     """
 
     name: str = ""
@@ -209,6 +231,33 @@ class HttpProvider:
         self._owns_session = http_client is None
         self._session: aiohttp.ClientSession | None = http_client
         self._closed = False
+        self._metrics = ProviderCallMetrics(self.name)
+
+    async def send(
+        self, *, to: str, content: str, sender: str, notification_id: str, international: bool
+    ) -> str:
+        started = time.perf_counter()
+        outcome = "error"  # anything but a ProviderError is a fault of ours, counted as an error
+        try:
+            reference = await self._send(
+                to=to,
+                content=content,
+                sender=sender,
+                notification_id=notification_id,
+                international=international,
+            )
+            outcome = "ok"
+            return reference
+        except ProviderError as exc:
+            outcome = exc.outcome
+            raise
+        finally:
+            self._metrics.observe(outcome, time.perf_counter() - started)
+
+    async def _send(
+        self, *, to: str, content: str, sender: str, notification_id: str, international: bool
+    ) -> str:
+        raise NotImplementedError
 
     def _session_for(self, operation: str) -> aiohttp.ClientSession:
         if self._closed:
@@ -235,6 +284,7 @@ class HttpProvider:
                 f"{self.name} {operation}: timed out ({type(exc).__name__})",
                 retryable=True,
                 provider=self.name,
+                timed_out=True,
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ProviderError(

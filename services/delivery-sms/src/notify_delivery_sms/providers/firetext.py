@@ -59,7 +59,7 @@ class FiretextProvider(HttpProvider):
     def _lookup_headers(self) -> dict[str, str]:
         return {FIRETEXT_API_KEY_HEADER: self._password}
 
-    async def send(
+    async def _send(
         self, *, to: str, content: str, sender: str, notification_id: str, international: bool
     ) -> str:
         form = urlencode(

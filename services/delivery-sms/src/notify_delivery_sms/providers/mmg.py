@@ -40,7 +40,7 @@ class MmgProvider(HttpProvider):
     def _lookup_headers(self) -> dict[str, str]:
         return {"Authorization": self._auth_header}
 
-    async def send(
+    async def _send(
         self, *, to: str, content: str, sender: str, notification_id: str, international: bool
     ) -> str:
         payload = {
