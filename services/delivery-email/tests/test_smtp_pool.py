@@ -28,6 +28,7 @@ class Server:
         self.mail_replies: list[str] = []  # answers for the next MAIL commands, in order
         self.quits = 0
         self.logins: list[tuple[str, str]] = []  # (username, password) of each AUTH
+        self.stall_data = 0.0  # seconds the next DATA waits before answering
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         self.logins.append((data.login.decode(), data.password.decode()))
@@ -66,6 +67,9 @@ class Server:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
+        if self.stall_data:
+            stall, self.stall_data = self.stall_data, 0.0
+            await asyncio.sleep(stall)
         if self.data_replies:
             return self.data_replies.pop(0)
         for line in envelope.original_content.splitlines():
@@ -239,3 +243,31 @@ async def test_idle_connections_are_closed(server: Any) -> None:
     await mailer.send(_message())
     assert len(srv.received) == 2 and srv.connections == 2
     await mailer.aclose()
+
+
+async def test_each_send_is_counted_by_outcome_and_timed(server: Any) -> None:
+    from prometheus_client import REGISTRY
+
+    srv, port = server
+    name = f"smtp-{uuid.uuid4().hex[:8]}"  # labels of this test's own
+
+    def calls(outcome: str) -> float:
+        return (
+            REGISTRY.get_sample_value("notify_provider_calls_total", {"provider": name, "outcome": outcome})
+            or 0
+        )
+
+    mailer = SmtpMailer("127.0.0.1", port, timeout=0.3, name=name)
+    await mailer.send(_message())
+    srv.data_replies = ["554 5.7.1 Rejected", "451 4.3.0 Try again later"]
+    for retryable in (False, True):
+        with pytest.raises(SmtpError) as caught:
+            await mailer.send(_message())
+        assert caught.value.retryable is retryable
+    srv.stall_data = 1.0
+    with pytest.raises(SmtpError) as stalled:
+        await mailer.send(_message())
+    assert stalled.value.retryable
+    await mailer.aclose()
+    assert [calls(o) for o in ("ok", "rejected", "error", "timeout")] == [1, 1, 1, 1]
+    assert REGISTRY.get_sample_value("notify_provider_call_seconds_count", {"provider": name}) == 4

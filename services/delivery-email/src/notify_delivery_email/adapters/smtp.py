@@ -8,6 +8,10 @@ message (4xx/5xx) leaves the connection usable: aiosmtplib resets the envelope (
 is closing the channel) it is dropped.
 A message that finds its pooled connection already closed by the server (or closing: ``421``) is sent once more on a
 new connection.
+
+Each send is counted in ``notify_provider_calls_total`` (provider ``smtp`` unless named otherwise; outcome ok,
+rejected: refused for good, error: may go through later, timeout) and timed in ``notify_provider_call_seconds``
+from when it has a pool slot (the time spent waiting for one is ours, not the relay's).
 """
 
 from __future__ import annotations
@@ -18,15 +22,27 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 import aiosmtplib
+from notify_platform.metrics import ProviderCallMetrics
 
 
 class SmtpError(Exception):
-    """A send the relay did not accept. ``retryable``: 4xx replies, timeouts and connection problems."""
+    """A send the relay did not accept. ``retryable``: 4xx replies, timeouts and connection problems.
+    ``timed_out``: the relay did not answer in time."""
 
-    def __init__(self, message: str, *, retryable: bool, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, code: int | None = None, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.code = code
+        self.timed_out = timed_out
+
+    @property
+    def outcome(self) -> str:
+        """How ``notify_provider_calls_total`` counts it: timeout, rejected (not retryable) or error."""
+        if self.timed_out:
+            return "timeout"
+        return "error" if self.retryable else "rejected"
 
 
 @dataclass
@@ -54,6 +70,7 @@ class SmtpMailer:
         pool_size: int = 25,
         idle_seconds: float = 30.0,
         max_messages: int = 100,
+        name: str = "smtp",
     ) -> None:
         self.host = host
         self.port = port
@@ -70,11 +87,24 @@ class SmtpMailer:
         self._local_hostname: str | None = None
         self._reaper: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._metrics = ProviderCallMetrics(name)
 
     async def send(self, message: EmailMessage) -> None:
+        async with self._slots:
+            started = time.perf_counter()
+            outcome = "error"  # anything but an SmtpError is a fault of ours, counted as an error
+            try:
+                await self._send_classified(message)
+                outcome = "ok"
+            except SmtpError as exc:
+                outcome = exc.outcome
+                raise
+            finally:
+                self._metrics.observe(outcome, time.perf_counter() - started)
+
+    async def _send_classified(self, message: EmailMessage) -> None:
         try:
-            async with self._slots:
-                await self._send_pooled(message)
+            await self._send_pooled(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             permanent = bool(codes) and all(code >= 500 for code in codes)
@@ -85,7 +115,10 @@ class SmtpMailer:
             # Only the reply code is kept: the server's text may echo addresses.
             raise SmtpError(f"SMTP {exc.code}", retryable=exc.code < 500, code=exc.code) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise SmtpError(type(exc).__name__, retryable=True) from None
+            # aiosmtplib's timeouts (connect, read) are TimeoutErrors too.
+            raise SmtpError(
+                type(exc).__name__, retryable=True, timed_out=isinstance(exc, TimeoutError)
+            ) from None
 
     async def aclose(self) -> None:
         """Close every idle connection (QUIT) and wait for the ones already closing."""
