@@ -3,25 +3,41 @@
 The batch id is the upload's idempotency key, so a retried upload — after a timeout, a crash, or a lease that ran
 out — is answered with the first upload's result and nothing is printed twice. Errors carry the provider name, the
 HTTP status and the provider's short reason only, never letter content or addresses.
+
+Each upload is counted in ``notify_provider_calls_total`` (by the provider's name; outcome ok, rejected: refused for
+good, error: may go through if sent again, timeout) and timed in ``notify_provider_call_seconds``.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+from notify_platform.metrics import ProviderCallMetrics
 
 from .print_wire import BATCH_PATH, IDEMPOTENCY_HEADER, REPLAYED_HEADER
 
 
 class PrintProviderError(Exception):
-    """An upload the provider did not accept. ``retryable``: timeouts, connection errors, 5xx, 408 and 429."""
+    """An upload the provider did not accept. ``retryable``: timeouts, connection errors, 5xx, 408 and 429.
+    ``timed_out``: the provider did not answer in time."""
 
-    def __init__(self, message: str, *, retryable: bool, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, status_code: int | None = None, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status_code = status_code
+        self.timed_out = timed_out
+
+    @property
+    def outcome(self) -> str:
+        """How ``notify_provider_calls_total`` counts it: timeout, rejected (not retryable) or error."""
+        if self.timed_out:
+            return "timeout"
+        return "error" if self.retryable else "rejected"
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,7 @@ class HttpPrintProvider:
         self._timeout = timeout
         self._client = client
         self._owns_client = client is None
+        self._metrics = ProviderCallMetrics(name)
 
     def _http(self) -> httpx.AsyncClient:
         # Made on first use, inside the running event loop.
@@ -70,6 +87,19 @@ class HttpPrintProvider:
         return self._client
 
     async def upload(self, batch_id: str, archive: bytes) -> UploadResult:
+        started = time.perf_counter()
+        outcome = "error"  # anything but a PrintProviderError is a fault of ours, counted as an error
+        try:
+            result = await self._upload(batch_id, archive)
+            outcome = "ok"
+            return result
+        except PrintProviderError as exc:
+            outcome = exc.outcome
+            raise
+        finally:
+            self._metrics.observe(outcome, time.perf_counter() - started)
+
+    async def _upload(self, batch_id: str, archive: bytes) -> UploadResult:
         try:
             response = await self._http().post(
                 self.base_url + BATCH_PATH,
@@ -79,7 +109,7 @@ class HttpPrintProvider:
             )
         except httpx.TimeoutException as exc:
             raise PrintProviderError(
-                f"{self.name} upload: timed out ({type(exc).__name__})", retryable=True
+                f"{self.name} upload: timed out ({type(exc).__name__})", retryable=True, timed_out=True
             ) from None
         except httpx.HTTPError as exc:
             raise PrintProviderError(
