@@ -25,6 +25,7 @@ import pkgutil
 import re
 import sys
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from urllib.parse import urlparse, urlunparse
 
 import aio_pika
 import httpx
+from jwt.warnings import InsecureKeyLengthWarning
 from notify_platform.broker import Broker
 from notify_platform.consumer import replay_dead_letters
 from notify_platform.settings import DEVELOPMENT_ADMIN_SECRET, CommonSettings
@@ -551,6 +553,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> None:
     # aio-pika logs a refused connection itself; the one line below says it already.
     for name in ("aio_pika", "aiormq"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    # The gateway sets the admin secret's rules (16+ characters outside development); PyJWT would warn on every
+    # command about a secret under 32 bytes.
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     label = prog if prog == "notify-demo" else f"{prog} {args.command}"
     try:
         status = args.handler(args)
