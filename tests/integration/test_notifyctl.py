@@ -111,6 +111,9 @@ def test_rotate_key_replaces_a_key_and_the_old_one_is_refused(
 ) -> None:
     made = ok_json(notifyctl(stack, "create-service", "--name", f"Rotating {uuid.uuid4().hex[:8]}", "--json"))
     sid, old_id = made["service_id"], made["api_key_ids"]["normal"]
+    assert made["user_created"] and made["user_email"].startswith(
+        made["service_name"].lower().replace(" ", "-") + "-admin-"
+    )
     old = NotificationsAPIClient(made["api_keys"]["normal"], base_url=stack.base_url)
     old.get_all_templates()  # the gateway has this service's keys cached now
 

@@ -29,17 +29,22 @@ KEY_TYPES = ("normal", "team", "test")
 
 
 def find_or_create_user(
-    admin: AdminClient, *, email: str | None = None, name: str = "Demo Admin", suffix: str | None = None
+    admin: AdminClient,
+    *,
+    email: str | None = None,
+    name: str = "Demo Admin",
+    suffix: str | None = None,
+    email_prefix: str = "demo-admin",
 ) -> tuple[dict[str, Any], bool]:
-    """The user with ``email`` if there is one, else a new one (with ``email``, or a made-up address). Returns
-    the user and whether it was created."""
+    """The user with ``email`` if there is one, else a new one (with ``email``, or a made-up address
+    ``<email_prefix>-<suffix>@example.gov.uk``). Returns the user and whether it was created."""
     if email is not None:
         try:
             return admin.post("/user/email", {"email": email})["data"], False
         except AdminApiError as exc:
             if exc.status_code != 404:
                 raise
-    address = email or f"demo-admin-{suffix or secrets.token_hex(4)}@example.gov.uk"
+    address = email or f"{email_prefix}-{suffix or secrets.token_hex(4)}@example.gov.uk"
     user = admin.post(
         "/user",
         {

@@ -215,7 +215,12 @@ def create_service(
     admin: AdminClient, *, name: str, email: str | None = None, user_name: str | None = None
 ) -> dict[str, Any]:
     """A live service with one key of each type, run by the user with ``email`` (made if there is none)."""
-    user, user_created = find_or_create_user(admin, email=email, name=user_name or f"{name} admin")
+    user, user_created = find_or_create_user(
+        admin,
+        email=email,
+        name=user_name or f"{name} admin",
+        email_prefix=_slug(name).replace("_", "-") + "-admin",
+    )
     made = create_service_with_keys(admin, name=name, user=user, key_prefix=_slug(name))
     return {
         **made,
