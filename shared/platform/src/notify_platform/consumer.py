@@ -5,7 +5,7 @@ Topology for a subscription on queue ``q`` (all durable):
 - ``q.retry.<seconds>``: one delay queue per retry step; messages wait out the TTL, then are dead-lettered back
   to ``q`` through the default exchange (so only this consumer sees the retry);
 - ``q.dlq``: a quorum queue for messages that cannot be decoded, have an unknown type or version, or failed every
-  retry. Each carries ``x-death-reason`` and the original routing key. ``notify-ops replay-dlq`` moves them back.
+  retry. Each carries ``x-death-reason`` and the original routing key. ``notifyctl replay-dlq`` moves them back.
 
 Messages are handled in batches (one transaction per batch in the handler); if a batch fails, its messages are
 handled one at a time so a single poison message cannot hold back the others. A message may be a bundle of events

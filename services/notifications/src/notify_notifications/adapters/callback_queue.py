@@ -1,5 +1,5 @@
 """The table of callbacks to send: queued in the transaction of what they report, claimed by the dispatcher with a
-lease, and their outcome recorded. Ops replay the exhausted ones (``notify-ops replay-callbacks``, in notify_tools)."""
+lease, and their outcome recorded. Ops replay the exhausted ones (``notifyctl replay-callbacks``, in notify_tools)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Admin routes for the pool of inbound numbers (admin-api.md §12.4): list it, list the free numbers, read a
 service's number, give a service a number, switch a service's number off.
 
-Numbers enter the pool with ``notify-ops add-inbound-numbers`` (national form, e.g. ``07700900456``). A service
+Numbers enter the pool with ``notifyctl add-inbound-numbers`` (national form, e.g. ``07700900456``). A service
 has at most one. Giving it one also makes the number its default SMS sender: its only SMS sender becomes the
 number, or, when it has several, the number is added as a new default. Texts to the number then reach the service
 (if it has the ``inbound_sms`` permission) until the number is switched off.

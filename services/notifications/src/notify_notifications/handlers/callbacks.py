@@ -10,7 +10,7 @@ that posts every queued callback.
   slots. Each POST has the service's current URL and token (read at send time), 5 s in all (name resolution
   included) and passes the SSRF guard. An outcome is recorded only while the lease is held. Outcomes: 2xx delivered; a connection
   error, a timeout, 5xx or 429 retried after ``CALLBACK_RETRY_DELAYS`` (5 × 300 s by default), then ``exhausted``
-  (kept for ``notify-ops replay-callbacks``); any other answer, a refused target or a configuration removed since:
+  (kept for ``notifyctl replay-callbacks``); any other answer, a refused target or a configuration removed since:
   ``failed``, never retried. A dispatcher that dies mid-POST leaves the lease to run out and the callback is sent
   again (at least once).
 """
