@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,16 @@ def test_infrastructure_and_simulators(compose) -> None:
         for role in ("api", "consumer"):
             url = services[f"delivery-sms-{role}"]["environment"][f"{flavour.upper()}_URL"]
             assert url == f"http://sms-sim-{flavour}:{port}"
+
+
+def test_postgres_creates_a_database_per_owning_service_at_init(compose, code_services) -> None:
+    volumes = compose["services"]["postgres"]["volumes"]
+    (init,) = [v for v in volumes if v.endswith(":/docker-entrypoint-initdb.d/10-databases.sql:ro")]
+    sql = (ROOT / init.split(":")[0]).read_text()
+    created = set(re.findall(r"^CREATE DATABASE (\w+);$", sql, flags=re.MULTILINE))
+    prefix = compose["x-common-env"]["DATABASE_PREFIX"]
+    owning = {f"{prefix}{c.name.replace('-', '_')}" for c in code_services if "migrate" in c.roles}
+    assert created == owning
 
 
 def test_the_processes_that_use_redis_wait_for_it(compose) -> None:
