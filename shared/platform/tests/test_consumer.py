@@ -178,7 +178,8 @@ async def test_replaying_an_unknown_queue_is_refused_and_declares_nothing(broker
         await replay_dead_letters(broker, queue)
     channel = await broker.channel(prefetch=1)
     await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
-    with pytest.raises(LookupError, match=rf"{queue}\.dlq"):  # the queue alone: still no stray dead-letter queue
+    # The queue alone: still no stray dead-letter queue.
+    with pytest.raises(LookupError, match=rf"{queue}\.dlq"):
         await replay_dead_letters(broker, queue)
     assert broker.connection is not None
     with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):

@@ -218,7 +218,8 @@ class SmsReceivedV1(Event):
     event_type = "sms.received"
     event_version = 1
 
-    inbound_id: uuid.UUID  # minted by delivery-sms from the provider and its reference: the same report twice is one
+    # Minted by delivery-sms from the provider and its reference: the same report twice is one.
+    inbound_id: uuid.UUID
     provider: str
     provider_reference: str | None = None
     destination_number: str  # as the provider sent it (international digits, e.g. 447700900456)
