@@ -155,3 +155,22 @@ def test_a_run_that_lost_or_repeated_a_message_is_refused() -> None:
         check_exactly_once("sms", 100, 99, 0)
     with pytest.raises(RuntimeError, match="1 more than once"):
         check_exactly_once("sms", 100, 101, 1)
+
+
+@pytest.mark.integration
+async def test_the_broker_baseline_publishes_and_consumes_every_message_and_cleans_up(infra) -> None:
+    import aio_pika
+    from notify_tools.bench.baseline import broker_rates
+
+    name = f"bench.baseline.test-{os.getpid()}"
+    publish_rate, consume_rate, publish_ms, consume_ms = await broker_rates(
+        infra.amqp_url, 300, queue_name=name
+    )
+    assert publish_rate > 0 and consume_rate > 0 and publish_ms > 0 and consume_ms > 0
+    connection = await aio_pika.connect(infra.amqp_url)
+    try:
+        channel = await connection.channel()
+        with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):  # its queue is gone
+            await channel.declare_queue(name, passive=True)
+    finally:
+        await connection.close()

@@ -11,15 +11,18 @@ import tempfile
 from pathlib import Path
 
 from ..testing import isolated_infra
-from . import delivery, jobs
+from . import baseline, delivery, jobs
 from .report import Section, table, write
 
-SECTIONS = ("delivery", "jobs")
+SECTIONS = ("baseline", "delivery", "jobs")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="notify-bench", description=__doc__)
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
+    parser.add_argument(
+        "--baseline-n", type=int, default=20_000, help="messages of the raw broker baseline (default 20,000)"
+    )
     parser.add_argument(
         "--delivery-n", type=int, default=20_000, help="requests per delivery service (default 20,000)"
     )
@@ -44,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = args.logs or Path(tempfile.mkdtemp(prefix="notify-bench-"))
     sections: list[Section] = []
     with isolated_infra() as infra:
+        if "baseline" in chosen:
+            sections.append(baseline.run(infra, n=args.baseline_n))
         if "delivery" in chosen:
             channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
             sections.append(delivery.run(infra, log_dir, n=args.delivery_n, channels=channels))
@@ -56,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     command = (
         "make bench" if argv is None and len(sys.argv) == 1 else "notify-bench " + " ".join(sys.argv[1:])
     )
-    order = [delivery.TITLE, jobs.TITLE]
+    order = [baseline.TITLE, delivery.TITLE, jobs.TITLE]
     write(sections, args.report, command=command, order=order)
     print(f"\nreport written to {args.report}; logs in {log_dir}")
     return 0
