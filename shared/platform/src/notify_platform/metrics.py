@@ -5,6 +5,10 @@ Names: ``notify_`` prefix, ``_total`` counters, ``_seconds`` histograms. Labels 
 docs/architecture.md ("Metrics") lists them.
 """
 
+import contextlib
+import time
+from collections.abc import Iterator
+
 from prometheus_client import Counter, Gauge, Histogram
 
 # --- HTTP (runtime.RequestMiddleware) ----------------------------------------------------------------------
@@ -57,6 +61,13 @@ PROVIDER_CALL_SECONDS = Histogram(
 )
 
 
+def provider_outcome(*, retryable: bool, timed_out: bool) -> str:
+    """How a provider adapter's error is counted: timeout, error (may succeed if retried) or rejected (for good)."""
+    if timed_out:
+        return "timeout"
+    return "error" if retryable else "rejected"
+
+
 class ProviderCallMetrics:
     """The provider metrics of one provider, label children bound once (a send does no label lookup)."""
 
@@ -69,6 +80,21 @@ class ProviderCallMetrics:
     def observe(self, outcome: str, seconds: float) -> None:
         self._calls[outcome].inc()
         self._seconds.observe(seconds)
+
+    @contextlib.contextmanager
+    def call(self) -> Iterator[None]:
+        """Times and counts the call in the block: ``ok``, or the raised error's ``outcome`` (an adapter's error
+        classes carry one); anything else is a fault of ours, counted as ``error``."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            yield
+            outcome = "ok"
+        except Exception as exc:
+            outcome = getattr(exc, "outcome", "error")
+            raise
+        finally:
+            self.observe(outcome, time.perf_counter() - started)
 
 
 # --- callbacks (services/notifications) --------------------------------------------------------------------

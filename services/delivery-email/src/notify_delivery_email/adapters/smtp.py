@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 import aiosmtplib
-from notify_platform.metrics import ProviderCallMetrics
+from notify_platform.metrics import ProviderCallMetrics, provider_outcome
 
 
 class SmtpError(Exception):
@@ -39,10 +39,8 @@ class SmtpError(Exception):
 
     @property
     def outcome(self) -> str:
-        """How ``notify_provider_calls_total`` counts it: timeout, rejected (not retryable) or error."""
-        if self.timed_out:
-            return "timeout"
-        return "error" if self.retryable else "rejected"
+        """How ``notify_provider_calls_total`` counts it."""
+        return provider_outcome(retryable=self.retryable, timed_out=self.timed_out)
 
 
 @dataclass
@@ -91,16 +89,8 @@ class SmtpMailer:
 
     async def send(self, message: EmailMessage) -> None:
         async with self._slots:
-            started = time.perf_counter()
-            outcome = "error"  # anything but an SmtpError is a fault of ours, counted as an error
-            try:
+            with self._metrics.call():
                 await self._send_classified(message)
-                outcome = "ok"
-            except SmtpError as exc:
-                outcome = exc.outcome
-                raise
-            finally:
-                self._metrics.observe(outcome, time.perf_counter() - started)
 
     async def _send_classified(self, message: EmailMessage) -> None:
         try:

@@ -10,12 +10,11 @@ good, error: may go through if sent again, timeout) and timed in ``notify_provid
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
-from notify_platform.metrics import ProviderCallMetrics
+from notify_platform.metrics import ProviderCallMetrics, provider_outcome
 
 from .print_wire import BATCH_PATH, IDEMPOTENCY_HEADER, REPLAYED_HEADER
 
@@ -34,10 +33,8 @@ class PrintProviderError(Exception):
 
     @property
     def outcome(self) -> str:
-        """How ``notify_provider_calls_total`` counts it: timeout, rejected (not retryable) or error."""
-        if self.timed_out:
-            return "timeout"
-        return "error" if self.retryable else "rejected"
+        """How ``notify_provider_calls_total`` counts it."""
+        return provider_outcome(retryable=self.retryable, timed_out=self.timed_out)
 
 
 @dataclass(frozen=True)
@@ -87,17 +84,8 @@ class HttpPrintProvider:
         return self._client
 
     async def upload(self, batch_id: str, archive: bytes) -> UploadResult:
-        started = time.perf_counter()
-        outcome = "error"  # anything but a PrintProviderError is a fault of ours, counted as an error
-        try:
-            result = await self._upload(batch_id, archive)
-            outcome = "ok"
-            return result
-        except PrintProviderError as exc:
-            outcome = exc.outcome
-            raise
-        finally:
-            self._metrics.observe(outcome, time.perf_counter() - started)
+        with self._metrics.call():
+            return await self._upload(batch_id, archive)
 
     async def _upload(self, batch_id: str, archive: bytes) -> UploadResult:
         try:

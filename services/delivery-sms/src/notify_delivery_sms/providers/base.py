@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
-from notify_platform.metrics import ProviderCallMetrics
+from notify_platform.metrics import ProviderCallMetrics, provider_outcome
 
 # Sized for ~200 concurrent sends per provider; connections are kept alive between messages, and dropped after a
 # few idle seconds (before typical server idle timeouts, so a reused connection is rarely dead).
@@ -61,10 +60,8 @@ class ProviderError(Exception):
 
     @property
     def outcome(self) -> str:
-        """How ``notify_provider_calls_total`` counts it: timeout, rejected (not retryable) or error."""
-        if self.timed_out:
-            return "timeout"
-        return "error" if self.retryable else "rejected"
+        """How ``notify_provider_calls_total`` counts it."""
+        return provider_outcome(retryable=self.retryable, timed_out=self.timed_out)
 
     def __repr__(self) -> str:
         return (
@@ -236,23 +233,14 @@ class HttpProvider:
     async def send(
         self, *, to: str, content: str, sender: str, notification_id: str, international: bool
     ) -> str:
-        started = time.perf_counter()
-        outcome = "error"  # anything but a ProviderError is a fault of ours, counted as an error
-        try:
-            reference = await self._send(
+        with self._metrics.call():
+            return await self._send(
                 to=to,
                 content=content,
                 sender=sender,
                 notification_id=notification_id,
                 international=international,
             )
-            outcome = "ok"
-            return reference
-        except ProviderError as exc:
-            outcome = exc.outcome
-            raise
-        finally:
-            self._metrics.observe(outcome, time.perf_counter() - started)
 
     async def _send(
         self, *, to: str, content: str, sender: str, notification_id: str, international: bool
