@@ -20,7 +20,7 @@ import binascii
 import hmac
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -149,21 +149,45 @@ def apply_returned(conn: Connection, references: list[str]) -> tuple[int, list[s
     return outbox.write(conn, outbox_table, events), unknown
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.response = JSONResponse({"result": "error", "message": message}, status_code=status)
+
+
+async def _provider_report(
+    request: Request, model: type[M], *, too_big: str, malformed: str, event: str
+) -> M:
+    """The print provider's report: its basic auth checked, its size bounded, its body parsed into ``model``;
+    ``_Refused`` (401, 413 ``too_big``, 400 ``malformed``, logged as ``event``) otherwise."""
+    ctx = request.app.state.context
+    if not basic_auth_ok(request.headers.get("authorization"), ctx.receipt_username, ctx.receipt_password):
+        raise _Refused(401, "Unauthorized")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise _Refused(413, too_big)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        log.warning(event, errors=exc.error_count())
+        raise _Refused(400, malformed) from exc
+
+
 @router.post(RECEIPT_PATH)
 async def receipt(request: Request) -> JSONResponse:
     ctx = request.app.state.context
-    if not basic_auth_ok(request.headers.get("authorization"), ctx.receipt_username, ctx.receipt_password):
-        return JSONResponse({"result": "error", "message": "Unauthorized"}, status_code=401)
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return JSONResponse(
-            {"result": "error", "message": "Too many receipts in one request"}, status_code=413
-        )
     try:
-        parsed = ReceiptBatch.model_validate_json(body)
-    except ValidationError as exc:
-        log.warning("delivery.letter.receipt_malformed", errors=exc.error_count())
-        return JSONResponse({"result": "error", "message": "Malformed receipts"}, status_code=400)
+        parsed = await _provider_report(
+            request,
+            ReceiptBatch,
+            too_big="Too many receipts in one request",
+            malformed="Malformed receipts",
+            event="delivery.letter.receipt_malformed",
+        )
+    except _Refused as refused:
+        return refused.response
     reported, unknown = await ctx.db.transaction(
         lambda conn: apply_receipts(conn, parsed.receipts, ctx.provider_name)
     )
@@ -183,20 +207,16 @@ async def receipt(request: Request) -> JSONResponse:
 @router.post(RETURNED_PATH)
 async def returned(request: Request) -> JSONResponse:
     ctx = request.app.state.context
-    if not basic_auth_ok(request.headers.get("authorization"), ctx.receipt_username, ctx.receipt_password):
-        return JSONResponse({"result": "error", "message": "Unauthorized"}, status_code=401)
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return JSONResponse(
-            {"result": "error", "message": "Too many references in one request"}, status_code=413
-        )
     try:
-        parsed = ReturnedReport.model_validate_json(body)
-    except ValidationError as exc:
-        log.warning("delivery.letter.returned_malformed", errors=exc.error_count())
-        return JSONResponse(
-            {"result": "error", "message": "Malformed returned-letter report"}, status_code=400
+        parsed = await _provider_report(
+            request,
+            ReturnedReport,
+            too_big="Too many references in one request",
+            malformed="Malformed returned-letter report",
+            event="delivery.letter.returned_malformed",
         )
+    except _Refused as refused:
+        return refused.response
     references = [r.strip() for r in parsed.references if r.strip()]
     if len(references) != len(parsed.references) or any(len(r) > 255 for r in references):
         return JSONResponse(
