@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from notify_contracts import Envelope
-from notify_platform.consumer import Subscription
+from notify_platform.consumer import BatchHandler, Subscription
 from notify_platform.db import Database
 from notify_platform.runtime import Runtime, create_app
+from sqlalchemy.engine import Connection
 
 from .adapters.callback_http import CallbackPoster, parse_networks
 from .adapters.crypto import SecretBox
@@ -74,69 +75,35 @@ def subscriptions(
     async def on_status(batch: Sequence[Envelope[Any]]) -> Any:
         return await db.transaction(lambda conn: apply_reports(conn, batch))
 
-    async def on_status_changed(batch: Sequence[Envelope[Any]]) -> None:
-        if await db.transaction(lambda conn: queue_status_callbacks(conn, batch)) and dispatcher is not None:
-            dispatcher.wake()
+    def queueing_callbacks(store: Callable[[Connection, Sequence[Envelope[Any]]], Any]) -> BatchHandler:
+        """A handler storing its batch with ``store`` in one transaction, waking the callback dispatcher when that
+        queued or wrote anything (and returning it, so the outbox relay is woken too)."""
 
-    async def on_complaints(batch: Sequence[Envelope[Any]]) -> None:
-        if await db.transaction(lambda conn: store_complaints(conn, batch)) and dispatcher is not None:
-            dispatcher.wake()
+        async def handle(batch: Sequence[Envelope[Any]]) -> Any:
+            written = await db.transaction(lambda conn: store(conn, batch))
+            if written and dispatcher is not None:
+                dispatcher.wake()
+            return written
 
-    async def on_returned(batch: Sequence[Envelope[Any]]) -> Any:
-        recorded = await db.transaction(lambda conn: apply_returns(conn, batch))
-        if recorded and dispatcher is not None:
-            dispatcher.wake()
-        return recorded
+        return handle
 
-    async def on_received(batch: Sequence[Envelope[Any]]) -> None:
-        if await db.transaction(lambda conn: store_received(conn, batch)) and dispatcher is not None:
-            dispatcher.wake()
+    def sub(queue: str, handler: BatchHandler, batch_size: int = 100, concurrency: int = 1) -> Subscription:
+        return Subscription(
+            queue=queue,
+            patterns=QUEUES[queue],
+            handler=handler,
+            batch_size=batch_size,
+            batch_wait=0.02,
+            concurrency=concurrency,
+        )
 
     return [
-        Subscription(
-            queue="notifications.requested",
-            patterns=QUEUES["notifications.requested"],
-            handler=on_requested,
-            batch_size=200,
-            batch_wait=0.02,
-            concurrency=2,
-        ),
-        Subscription(
-            queue="notifications.status-reported",
-            patterns=QUEUES["notifications.status-reported"],
-            handler=on_status,
-            batch_size=settings.status_batch_size,
-            batch_wait=0.02,
-            concurrency=1,
-        ),
-        Subscription(
-            queue="notifications.callbacks",
-            patterns=QUEUES["notifications.callbacks"],
-            handler=on_status_changed,
-            batch_size=200,
-            batch_wait=0.02,
-        ),
-        Subscription(
-            queue="notifications.complaints",
-            patterns=QUEUES["notifications.complaints"],
-            handler=on_complaints,
-            batch_size=100,
-            batch_wait=0.02,
-        ),
-        Subscription(
-            queue="notifications.returned-letters",
-            patterns=QUEUES["notifications.returned-letters"],
-            handler=on_returned,
-            batch_size=100,
-            batch_wait=0.02,
-        ),
-        Subscription(
-            queue="notifications.inbound-sms",
-            patterns=QUEUES["notifications.inbound-sms"],
-            handler=on_received,
-            batch_size=100,
-            batch_wait=0.02,
-        ),
+        sub("notifications.requested", on_requested, batch_size=200, concurrency=2),
+        sub("notifications.status-reported", on_status, batch_size=settings.status_batch_size),
+        sub("notifications.callbacks", queueing_callbacks(queue_status_callbacks), batch_size=200),
+        sub("notifications.complaints", queueing_callbacks(store_complaints)),
+        sub("notifications.returned-letters", queueing_callbacks(apply_returns)),
+        sub("notifications.inbound-sms", queueing_callbacks(store_received)),
     ]
 
 
