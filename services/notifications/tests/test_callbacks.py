@@ -450,3 +450,16 @@ async def test_an_outcome_is_recorded_only_by_the_dispatcher_holding_the_lease(
         assert queue.record(conn, current, state="delivered", attempts=1, status_code=200, error=None)
     (row,) = queued(db)
     assert (row.state, row.last_status_code) == ("delivered", 200)
+
+
+async def test_the_least_recently_used_host_client_is_closed_past_the_limit() -> None:
+    poster = CallbackPoster(timeout=1, allowed_networks=(), allow_http=True, max_hosts=2)
+    first = poster._client("a.example")  # noqa: SLF001 (the per-host pool is what is tested)
+    second = poster._client("b.example")  # noqa: SLF001
+    poster._client("a.example")  # noqa: SLF001 (a is now the most recent)
+    poster._client("c.example")  # noqa: SLF001 (b goes)
+    await asyncio.sleep(0.05)
+    assert list(poster._clients) == ["a.example", "c.example"]  # noqa: SLF001
+    assert second.is_closed and not first.is_closed and not poster._closing  # noqa: SLF001
+    await poster.close()
+    assert first.is_closed

@@ -99,6 +99,7 @@ class CallbackPoster:
         self.timeout = timeout
         self.max_hosts = max_hosts
         self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def _client(self, host: str) -> httpx.AsyncClient:
         client = self._clients.pop(host, None) or httpx.AsyncClient(
@@ -110,7 +111,10 @@ class CallbackPoster:
         self._clients[host] = client  # most recently used last
         while len(self._clients) > self.max_hosts:
             _, oldest = self._clients.popitem(last=False)
-            asyncio.get_running_loop().create_task(oldest.aclose())
+            # Closed in the background, held until done (the loop keeps only weak references to tasks).
+            closing = asyncio.get_running_loop().create_task(oldest.aclose())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         return client
 
     async def close(self) -> None:
