@@ -34,11 +34,11 @@ def record_statuses(conn: Connection, batch: Sequence[Envelope[Any]]) -> int:
     if not latest:
         return 0
     statement = insert(job_notifications).values(list(latest.values()))
-    conn.execute(
+    result = conn.execute(
         statement.on_conflict_do_update(
             index_elements=[job_notifications.c.notification_id],
             set_={"status": statement.excluded.status, "status_at": statement.excluded.status_at},
             where=job_notifications.c.status_at <= statement.excluded.status_at,
         )
     )
-    return len(latest)
+    return int(result.rowcount or 0)  # rows written: an event older than the stored status writes none
