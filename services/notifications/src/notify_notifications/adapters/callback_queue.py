@@ -24,22 +24,30 @@ _INSERT = (
 )
 
 
-def enqueue(conn: Connection, callbacks: Iterable[Callback]) -> int:
+def configured(conn: Connection, wanted: Iterable[tuple[uuid.UUID, str]]) -> set[tuple[uuid.UUID, str]]:
+    """Which of these (service, callback type) pairs the services have configured."""
+    pairs = list(set(wanted))
+    if not pairs:
+        return set()
+    c = service_callback_api.c
+    return {
+        (row.service_id, row.callback_type)
+        for row in conn.execute(
+            select(c.service_id, c.callback_type).where(tuple_(c.service_id, c.callback_type).in_(pairs))
+        )
+    }
+
+
+def enqueue(
+    conn: Connection, callbacks: Iterable[Callback], *, known: set[tuple[uuid.UUID, str]] | None = None
+) -> int:
     """Queue each callback whose service has configured its type (the rest are not owed), once per dedupe key.
-    Returns how many were queued."""
+    ``known``: the configured pairs, when the caller looked them up already. Returns how many were queued."""
     wanted = list(callbacks)
     if not wanted:
         return 0
-    configured = {
-        (row.service_id, row.callback_type)
-        for row in conn.execute(
-            select(service_callback_api.c.service_id, service_callback_api.c.callback_type).where(
-                tuple_(service_callback_api.c.service_id, service_callback_api.c.callback_type).in_(
-                    list({(c.service_id, c.callback_type) for c in wanted})
-                )
-            )
-        )
-    }
+    if known is None:
+        known = configured(conn, ((c.service_id, c.callback_type) for c in wanted))
     rows = {
         c.dedupe_key: {
             "id": uuid.uuid4(),
@@ -50,7 +58,7 @@ def enqueue(conn: Connection, callbacks: Iterable[Callback]) -> int:
             "state": PENDING,
         }
         for c in wanted
-        if (c.service_id, c.callback_type) in configured
+        if (c.service_id, c.callback_type) in known
     }
     if not rows:
         return 0
@@ -63,40 +71,34 @@ _CLAIM = text(
         SELECT service_id, count(*) AS n FROM callback_deliveries
         WHERE state = 'pending' AND locked_until > now() GROUP BY service_id
     ), ranked AS (
-        SELECT c.id, c.next_attempt_at,
+        SELECT c.id, c.service_id, c.callback_type, c.next_attempt_at,
                row_number() OVER (PARTITION BY c.service_id ORDER BY c.next_attempt_at) + coalesce(l.n, 0) AS slot
         FROM callback_deliveries c LEFT JOIN leased l ON l.service_id = c.service_id
         WHERE c.state = 'pending' AND c.next_attempt_at <= now()
           AND (c.locked_until IS NULL OR c.locked_until <= now())
     ), chosen AS (
-        SELECT id FROM ranked WHERE slot <= :per_service ORDER BY slot, next_attempt_at LIMIT :limit
+        SELECT id, service_id, callback_type FROM ranked
+        WHERE slot <= :per_service ORDER BY slot, next_attempt_at LIMIT :limit
     )
     UPDATE callback_deliveries c SET locked_until = now() + make_interval(secs => :lease)
-    FROM chosen
+    FROM chosen LEFT JOIN service_callback_api s
+        ON s.service_id = chosen.service_id AND s.callback_type = chosen.callback_type
     WHERE c.id = chosen.id AND c.state = 'pending' AND (c.locked_until IS NULL OR c.locked_until <= now())
-    RETURNING c.id, c.service_id, c.callback_type, c.payload, c.attempts, c.locked_until
+    RETURNING c.id, c.service_id, c.callback_type, c.payload, c.attempts, c.locked_until,
+        s.url, s.bearer_token_encrypted
     """
 )
 
 
 def claim(conn: Connection, *, limit: int, per_service: int, lease: timedelta) -> list[Any]:
-    """Due callbacks, leased so no other dispatcher takes them until ``lease`` has passed, with at most
+    """Due callbacks with the service's current URL and encrypted token for their type (None: no longer
+    configured), leased so no other dispatcher takes them until ``lease`` has passed, with at most
     ``per_service`` of one service leased at a time across every replica (those already leased count), and the
     services taking turns (each one's first due callback before any one's second). The conditional UPDATE re-checks
     the lease after any row lock, so two replicas never claim the same callback."""
     return list(
         conn.execute(_CLAIM, {"per_service": per_service, "limit": limit, "lease": lease.total_seconds()})
     )
-
-
-def configuration(conn: Connection, service_id: uuid.UUID, callback_type: str) -> Any:
-    """The service's current URL and encrypted token for this type (read at send time), or None."""
-    return conn.execute(
-        select(service_callback_api.c.url, service_callback_api.c.bearer_token_encrypted).where(
-            service_callback_api.c.service_id == service_id,
-            service_callback_api.c.callback_type == callback_type,
-        )
-    ).first()
 
 
 def record(

@@ -7,8 +7,9 @@ that posts every queued callback.
   where they are stored, through the same ``callback_queue.enqueue``.
 * **Dispatching**: callbacks are claimed with a lease, at most ``CALLBACK_MAX_IN_FLIGHT_PER_SERVICE`` of a service at
   a time across every replica, services taking turns, so one slow or dead endpoint only ever holds its own service's
-  slots. Each POST has the service's current URL and token (read at send time), 5 s in all (name resolution
-  included) and passes the SSRF guard. An outcome is recorded only while the lease is held. Outcomes: 2xx delivered; a connection
+  slots. Each POST has the service's current URL and token (read with the claim, just before sending), 5 s in all
+  (name resolution included) and passes the SSRF guard. An outcome is recorded only while the lease is held.
+  Outcomes: 2xx delivered; a connection
   error, a timeout, 5xx or 429 retried after ``CALLBACK_RETRY_DELAYS`` (5 × 300 s by default), then ``exhausted``
   (kept for ``notifyctl replay-callbacks``); any other answer, a refused target or a configuration removed since:
   ``failed``, never retried. A dispatcher that dies mid-POST leaves the lease to run out and the callback is sent
@@ -33,7 +34,7 @@ from sqlalchemy.engine import Connection
 from ..adapters import callback_queue as queue
 from ..adapters.callback_http import CallbackPoster, TargetRefused
 from ..adapters.crypto import SecretBox
-from ..adapters.tables import notifications, service_callback_api
+from ..adapters.tables import notifications
 from ..domain import callbacks
 
 log = get_logger(__name__)
@@ -50,15 +51,8 @@ def queue_status_callbacks(conn: Connection, envelopes: Sequence[Envelope[Any]])
     ]
     if not changes:
         return 0
-    configured = set(
-        conn.execute(
-            select(service_callback_api.c.service_id).where(
-                service_callback_api.c.callback_type == callbacks.DELIVERY_STATUS,
-                service_callback_api.c.service_id.in_({p.service_id for _, p in changes}),
-            )
-        ).scalars()
-    )
-    changes = [(env, p) for env, p in changes if p.service_id in configured]
+    known = queue.configured(conn, ((p.service_id, callbacks.DELIVERY_STATUS) for _, p in changes))
+    changes = [(env, p) for env, p in changes if (p.service_id, callbacks.DELIVERY_STATUS) in known]
     if not changes:
         return 0
     n = notifications.c
@@ -91,7 +85,7 @@ def queue_status_callbacks(conn: Connection, envelopes: Sequence[Envelope[Any]])
                 row, status=change.status, completed_at=change.completed_at, event_id=env.event_id
             )
         )
-    return queue.enqueue(conn, owed)
+    return queue.enqueue(conn, owed, known=known)
 
 
 class CallbackDispatcher:
@@ -173,23 +167,20 @@ class CallbackDispatcher:
 
     async def _attempt(self, row: Any) -> None:
         attempts = row.attempts + 1
-        config = await self.db.transaction(
-            lambda conn: queue.configuration(conn, row.service_id, row.callback_type)
-        )
-        if config is None:
+        if row.url is None:  # claimed with the configuration as it is now: removed since it was queued
             await self._record(
                 row, queue.FAILED, attempts, None, "no callback configured for its type any more"
             )
             return
         try:
-            token = self.box.decrypt(config.bearer_token_encrypted)
+            token = self.box.decrypt(row.bearer_token_encrypted)
         except Exception as exc:  # a token sealed with a key no longer configured: never going to work
             await self._record(
                 row, queue.FAILED, attempts, None, f"bearer token unreadable: {type(exc).__name__}"
             )
             return
         try:
-            outcome = await self.poster.post(config.url, token, row.payload)
+            outcome = await self.poster.post(row.url, token, row.payload)
         except TargetRefused as exc:
             await self._record(row, queue.FAILED, attempts, None, str(exc))
             return
