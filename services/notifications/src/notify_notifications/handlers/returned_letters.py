@@ -24,7 +24,7 @@ from typing import Any
 from notify_contracts import Envelope, LetterReturnedV1, NotificationStatusChangedV1, new_envelope
 from notify_platform import outbox
 from notify_platform.logging import get_logger
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -37,6 +37,11 @@ from .statuses import PRODUCER, UnknownNotification
 
 log = get_logger(__name__)
 RETURNED = "returned-letter"
+_RETURN = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("nid"))
+    .values(status=RETURNED, updated_at=bindparam("at"))
+)
 
 
 def _notifications_for_update(conn: Connection, ids: set[Any]) -> dict[Any, Any]:
@@ -133,18 +138,14 @@ def apply_returns(conn: Connection, envelopes: Sequence[Envelope[Any]]) -> int:
             .returning(returned_letters.c.notification_id)
         ).scalars()
     )
-    events, owed = [], []
+    events, owed, moved = [], [], []
     newly = [returnable[nid] for nid in sorted(recorded)]
     names = _template_names(conn, newly)
     senders = _senders(conn, newly)
     for row in newly:
         env, report = returns[row.id]
         if may_apply(row.status, RETURNED):
-            conn.execute(
-                update(notifications)
-                .where(notifications.c.id == row.id)
-                .values(status=RETURNED, updated_at=report.reported_at)
-            )
+            moved.append({"nid": row.id, "at": report.reported_at})
             log.info(
                 "notification.status_changed",
                 notification_id=str(row.id),
@@ -179,6 +180,8 @@ def apply_returns(conn: Connection, envelopes: Sequence[Envelope[Any]]) -> int:
                 upload_letter_file_name=None,
             )
         )
+    if moved:  # one statement for the batch's letters
+        conn.execute(_RETURN, moved)
     outbox.write(conn, outbox_table, events)
     callback_queue.enqueue(conn, owed)
     return len(recorded)
