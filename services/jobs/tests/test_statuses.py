@@ -11,7 +11,7 @@ import pytest
 from notify_contracts import NotificationStatusChangedV1, new_envelope
 from notify_jobs.adapters.tables import job_notifications, jobs
 from notify_jobs.domain import jobs as status
-from notify_jobs.entrypoints.jobs import statistics
+from notify_jobs.entrypoints.jobs import statistics, statistics_of
 from notify_jobs.handlers.statuses import record_statuses
 from notify_platform.db import Database
 from sqlalchemy import insert, select
@@ -174,3 +174,22 @@ def test_statistics_count_by_status_and_rows_not_reported_on_yet_as_created(jobs
 
 def test_statistics_of_a_job_with_nothing_announced_are_empty(jobs_db: Database) -> None:
     assert stats(jobs_db, add_job(jobs_db, sent=0)) == []
+
+
+def test_a_page_of_jobs_gets_each_jobs_own_counts(jobs_db: Database) -> None:
+    busy, quiet, fresh = add_job(jobs_db, sent=3), add_job(jobs_db, sent=2), add_job(jobs_db, sent=1)
+    record(
+        jobs_db,
+        changed(uuid.uuid4(), "delivered", at=T0, job_id=busy.id),
+        changed(uuid.uuid4(), "delivered", at=T0, job_id=busy.id),
+        changed(uuid.uuid4(), "permanent-failure", at=T0, job_id=busy.id),
+        changed(uuid.uuid4(), "sending", at=T0, job_id=quiet.id),
+    )
+    with jobs_db.unit_of_work() as conn:
+        page = statistics_of(conn, [busy, quiet, fresh])
+        assert statistics(conn, quiet) == page[quiet.id]
+    assert page == {
+        busy.id: [{"status": "delivered", "count": 2}, {"status": "permanent-failure", "count": 1}],
+        quiet.id: [{"status": "created", "count": 1}, {"status": "sending", "count": 1}],
+        fresh.id: [{"status": "created", "count": 1}],  # announced, no event yet
+    }

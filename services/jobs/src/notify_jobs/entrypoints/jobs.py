@@ -4,6 +4,7 @@ job's notifications. Reached through the gateway, which has checked the admin JW
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -27,20 +28,30 @@ router = APIRouter()
 PAGE_SIZE = 50
 
 
+def statistics_of(conn: Connection, page: Sequence[Any]) -> dict[Any, list[dict[str, Any]]]:
+    """Each job's counts by status (one query for all of them), from the status events of its notifications; rows
+    announced but not yet reported on by any event count as ``created``."""
+    counts: dict[Any, dict[str, int]] = {job.id: {} for job in page}
+    if counts:
+        c = job_notifications.c
+        for job_id, status, count in conn.execute(
+            select(c.job_id, c.status, func.count())
+            .where(c.job_id.in_(list(counts)))
+            .group_by(c.job_id, c.status)
+        ):
+            counts[job_id][status] = count
+    out = {}
+    for job in page:
+        by_status = counts[job.id]
+        waiting = job.notifications_sent - sum(by_status.values())
+        if waiting > 0:
+            by_status["created"] = by_status.get("created", 0) + waiting
+        out[job.id] = [{"status": s, "count": n} for s, n in sorted(by_status.items())]
+    return out
+
+
 def statistics(conn: Connection, job: Any) -> list[dict[str, Any]]:
-    """Counts by status, from the status events of the job's notifications; rows announced but not yet reported
-    on by any event count as ``created``."""
-    counts = dict(
-        conn.execute(
-            select(job_notifications.c.status, func.count())
-            .where(job_notifications.c.job_id == job.id)
-            .group_by(job_notifications.c.status)
-        ).all()
-    )
-    waiting = job.notifications_sent - sum(counts.values())
-    if waiting > 0:
-        counts["created"] = counts.get("created", 0) + waiting
-    return [{"status": s, "count": c} for s, c in sorted(counts.items())]
+    return statistics_of(conn, [job])[job.id]
 
 
 def _job(conn: Connection, service_id: uuid.UUID, job_id: uuid.UUID) -> Any:
@@ -220,8 +231,9 @@ async def list_jobs(service_id: uuid.UUID, request: Request, ctx: Ctx) -> dict[s
             .offset((page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE)
         ).all()
+        stats = statistics_of(conn, rows)
         return {
-            "data": [job_json(job, statistics(conn, job)) for job in rows],
+            "data": [job_json(job, stats[job.id]) for job in rows],
             "page_size": PAGE_SIZE,
             "total": total,
             "links": _links(request, page, total),
