@@ -297,3 +297,28 @@ async def test_a_broken_bundle_is_dead_lettered_with_its_reason_and_consuming_go
     await consumer.stop()
     (dead,) = await _dead_letters(broker, queue)
     assert dead.headers["x-death-reason"] == "an empty bundle"
+
+
+async def test_queue_depth_reuses_its_channel_and_survives_a_missing_queue(broker: Broker) -> None:
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    channel = await broker.channel(prefetch=1)
+    declared = await channel.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
+    await declared.bind(broker.exchange_name, routing_key="notification.status_reported.*")
+    assert await broker.queue_depth(queue) == 0
+    first = broker._depth_channel  # noqa: SLF001 (what is tested is that it is kept)
+    await broker.publish(_report())
+    await _wait_for_depth(broker, queue, 1)
+    assert broker._depth_channel is first  # noqa: SLF001
+    assert (
+        await broker.queue_depth(f"{queue}-missing") is None
+    )  # closes the depth channel, not the publishing one
+    await broker.publish(_report())
+    await _wait_for_depth(broker, queue, 2)
+
+
+async def _wait_for_depth(broker: Broker, queue: str, depth: int) -> None:
+    for _ in range(50):
+        if await broker.queue_depth(queue) == depth:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{queue} never held {depth}")

@@ -12,7 +12,12 @@ from typing import Any
 
 import aio_pika
 import aiormq
-from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection, AbstractRobustExchange
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustExchange,
+)
 from notify_contracts import BUNDLE_HEADER, Envelope, encode_bundle, model_for_routing_key
 
 from .logging import get_logger
@@ -48,6 +53,7 @@ class Broker:
         self.publish_timeout = publish_timeout
         self.connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
+        self._depth_channel: AbstractChannel | None = None  # queue_depth's, kept between calls
         self.exchange: AbstractRobustExchange | None = None
 
     async def connect(self, *, attempts: int = 30) -> None:
@@ -154,15 +160,19 @@ class Broker:
             _published(routing_key).inc(events)
 
     async def queue_depth(self, queue: str) -> int | None:
-        """How many messages wait in ``queue`` (a passive declare on a channel of its own, so a missing queue,
-        which closes that channel, never touches the publishing one); None when it cannot be told."""
+        """How many messages wait in ``queue``; None when it cannot be told. A passive declare on a channel of its
+        own, kept between calls (a job worker asks before every batch): a missing queue closes that channel, never
+        the publishing one, and the next call opens another."""
         if self.connection is None or self.connection.is_closed:
             return None
         try:
-            async with self.connection.channel(publisher_confirms=False) as channel:
-                declared = await channel.declare_queue(queue, passive=True)
-                count = declared.declaration_result.message_count
+            if self._depth_channel is None or self._depth_channel.is_closed:
+                self._depth_channel = await self.connection.channel(publisher_confirms=False)
+            # The AMQP channel underneath: aio-pika's declare_queue answers a queue declared once before from its cache.
+            underlay = await self._depth_channel.get_underlay_channel()
+            count = (await underlay.queue_declare(queue, passive=True)).message_count
         except (aio_pika.exceptions.AMQPError, OSError, RuntimeError):
+            self._depth_channel = None
             return None
         return int(count) if count is not None else None
 
