@@ -249,6 +249,26 @@ def test_preview_errors(
     assert r.json()["errors"][0]["message"] == message
 
 
+def test_preview_body_over_the_limit_is_413_worded_as_the_sends(
+    client: TestClient, fake: FakeNotifications
+) -> None:
+    fake.templates[(TEMPLATE_ID, None)] = _template(content="No placeholders")
+    client.app.state.context.settings = Settings(max_json_body_bytes=100)
+    body = b'{"personalisation": {"pad": "' + b"x" * 68 + b'"}}'
+    assert len(body) == 100
+    assert client.post(f"/v2/template/{TEMPLATE_ID}/preview", content=body).status_code == 200
+    r = client.post(f"/v2/template/{TEMPLATE_ID}/preview", content=body.replace(b"x", b"xx", 1))
+    assert (r.status_code, r.json()) == (
+        413,
+        {
+            "status_code": 413,
+            "errors": [
+                {"error": "BadRequestError", "message": "Request body is too large: the limit is 100 bytes"}
+            ],
+        },
+    )
+
+
 def test_preview_accepts_an_empty_body_and_unknown_template_is_404(
     client: TestClient, fake: FakeNotifications
 ) -> None:

@@ -24,6 +24,11 @@ def bad_request(message: str, status_code: int = 400) -> V2Error:
     return V2Error(status_code, "BadRequestError", message)
 
 
+def body_too_large(limit: int) -> V2Error:
+    """413 for a request body over ``max_json_body_bytes``: one wording on every v2 route that reads a body."""
+    return V2Error(413, "BadRequestError", f"Request body is too large: the limit is {limit} bytes")
+
+
 def validation_error(*messages: str) -> V2Error:
     return V2Error(400, "ValidationError", list(messages))
 

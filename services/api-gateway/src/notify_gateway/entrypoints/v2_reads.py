@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
 from ..adapters.internal_client import InternalUnavailable
-from ..domain.errors import V2Error, bad_request, not_found, unavailable, validation_error
+from ..domain.errors import bad_request, body_too_large, not_found, unavailable, validation_error
 from ..domain.presenters import notification_body
 from ..domain.read_models import (
     ErrorResponse,
@@ -41,6 +41,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "Authentication error"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "No result found"}}
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {
+        "model": ErrorResponse,
+        "description": "BadRequestError: the body is larger than the configured limit",
+    }
+}
 
 
 def _query(schema: str, request: Request) -> dict[str, Any]:
@@ -137,7 +143,7 @@ async def list_templates(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResp
 @router.post(
     "/v2/template/{template_id}/preview",
     response_model=TemplatePreview,
-    responses={**ERRORS, **NOT_FOUND},
+    responses={**ERRORS, **NOT_FOUND, **TOO_LARGE},
     summary="Preview the latest version of a template with personalisation",
     openapi_extra={
         "requestBody": {
@@ -149,7 +155,7 @@ async def list_templates(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResp
 async def preview_template(template_id: str, request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
     raw = await request.body()
     if len(raw) > ctx.settings.max_json_body_bytes:
-        raise V2Error(413, "BadRequestError", "Request body is too large")
+        raise body_too_large(ctx.settings.max_json_body_bytes)
     try:
         body = orjson.loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError as exc:
