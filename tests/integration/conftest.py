@@ -18,6 +18,20 @@ from sqlalchemy.engine import Engine, make_url
 pytestmark = pytest.mark.integration
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "run_last: run after every other test of the session (it reads what the whole run left behind)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``run_last`` go to the end of the session, after every other test in every directory."""
+    last = [item for item in items if item.get_closest_marker("run_last")]
+    if last:
+        items[:] = [item for item in items if not item.get_closest_marker("run_last")] + last
+
+
 @pytest.fixture(scope="session")
 def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     log_dir: Path = tmp_path_factory.mktemp("stack-logs")
