@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
 
 from ..adapters.internal_client import InternalUnavailable
-from ..domain.errors import bad_request, body_too_large, not_found, unavailable, validation_error
+from ..domain.errors import bad_request, not_found, unavailable, validation_error
 from ..domain.presenters import notification_body
 from ..domain.read_models import (
     ErrorResponse,
@@ -32,6 +32,7 @@ from ..domain.reads import (
     template_body,
 )
 from ..validation import ValidationFailed, validate, validate_query
+from .bodies import read_limited
 from .deps import Auth, Ctx
 
 router = APIRouter(tags=["reads"])
@@ -153,9 +154,7 @@ async def list_templates(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResp
     },
 )
 async def preview_template(template_id: str, request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
-    raw = await request.body()
-    if len(raw) > ctx.settings.max_json_body_bytes:
-        raise body_too_large(ctx.settings.max_json_body_bytes)
+    raw = await read_limited(request, ctx.settings.max_json_body_bytes)
     try:
         body = orjson.loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError as exc:
