@@ -345,6 +345,65 @@ def test_the_matrix_routes_succeed_with_a_good_token(stack: RunningStack, a: dic
 # admin routes and API routes keep to their own tokens
 
 
+ADMIN_TOKEN_CASES: dict[str, tuple[Callable[[str], str], int, str]] = {
+    "alg none": (
+        lambda secret: jwt.encode({"iss": "notify-admin", "iat": int(time.time())}, None, algorithm="none"),
+        403,
+        "Invalid token: algorithm used is not HS256",
+    ),
+    "HS512 with the right secret": (
+        lambda secret: jwt.encode(
+            {"iss": "notify-admin", "iat": int(time.time())}, secret, algorithm="HS512"
+        ),
+        403,
+        "Invalid token: algorithm used is not HS256",
+    ),
+    "RS256 header, HMAC signature with the secret": (
+        lambda secret: _forge({"alg": "RS256"}, {"iss": "notify-admin", "iat": int(time.time())}, secret),
+        403,
+        "Invalid token: algorithm used is not HS256",
+    ),
+    "iat 31 s in the past": (
+        lambda secret: create_jwt("notify-admin", secret, iat=int(time.time()) - 31),
+        403,
+        CLOCK,
+    ),
+    "iat 31 s in the future": (
+        lambda secret: create_jwt("notify-admin", secret, iat=int(time.time()) + 31),
+        403,
+        CLOCK,
+    ),
+    "no iss": (
+        lambda secret: _forge({"alg": "HS256", "typ": "JWT"}, {"iat": int(time.time())}, secret),
+        403,
+        "Invalid token: iss field not provided",
+    ),
+    "another internal client with the admin secret": (
+        lambda secret: create_jwt("notify-functional-tests", secret),
+        401,
+        "Unauthorized: not allowed to perform this action",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ADMIN_TOKEN_CASES))
+def test_admin_jwt_matrix(stack: RunningStack, a: dict[str, Any], case: str) -> None:
+    """The admin API's own checks (admin-api.md §2), answered in the admin envelope; wrong secrets and missing or
+    service tokens are in test_auth_and_health.py."""
+    make, status, message = ADMIN_TOKEN_CASES[case]
+    for method, path in (("GET", f"/service/{a['service_id']}"), ("GET", f"/service/{a['service_id']}/job")):
+        if "iat" in case:
+            _start_of_a_second()
+        token = make(stack.admin_secret)
+        response = httpx.request(
+            method, stack.base_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert (response.status_code, response.json()) == (
+            status,
+            {"result": "error", "message": {"token": [message]}},
+        ), path
+
+
 def test_admin_routes_refuse_api_key_tokens_on_every_route_family(
     stack: RunningStack, admin: AdminClient, a: dict[str, Any], b: dict[str, Any]
 ) -> None:
