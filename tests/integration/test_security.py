@@ -999,6 +999,30 @@ def test_no_personal_data_in_any_log_line_of_the_run(
         assert len(admin.get(f"/service/{sid}/notifications", params=query)["notifications"]) == 1
         assert len(admin.post(f"/service/{sid}/notifications", query)["notifications"]) == 1
     assert client.get_all_notifications(reference=values["client_reference"])["notifications"]
+    # Refusals whose messages echo what was sent (Notify's schema messages quote the bad value).
+    refused_number = int(phone.replace(" ", "")[1:])
+    refusals = [
+        ({"phone_number": refused_number, "template_id": made["templates"]["sms"]}, "is not of type string"),
+        (
+            {
+                "phone_number": phone,
+                "template_id": made["templates"]["sms"],
+                "reference": values["name"] * 100,
+            },
+            "is too long",
+        ),
+        (
+            {
+                "phone_number": phone,
+                "template_id": made["templates"]["sms"],
+                "personalisation": [values["thing"]],
+            },
+            "is not of type object",
+        ),
+    ]
+    for body, says in refusals:
+        status, error, message = _error(lambda b=body: client.post("/v2/notifications/sms", b))
+        assert (status, error) == (400, "ValidationError") and says in message, message
     time.sleep(1)  # let every process write what it logs after the last receipt
 
     files = sorted(stack.log_dir.glob("*.log"))
