@@ -21,7 +21,7 @@ from ..domain.errors import V2Error
 from ..domain.sending import prepare_precompiled_letter
 from .admin_proxy import admin_auth_error, check_admin
 from .admin_send import ONE_OFF_KEY, Refused, admin_error, service_and_member
-from .deps import Caller, get_context
+from .deps import Caller, context_of
 from .v2_notifications import accept, check_limits
 
 router = APIRouter(include_in_schema=False)
@@ -60,7 +60,7 @@ def _line_order(key: str) -> tuple[int, str]:
 @router.put("/service/{service_id}/letter-upload/{file_id}", status_code=201)
 async def upload_letter(service_id: str, file_id: str, request: Request) -> JSONResponse:
     """The PDF's bytes as the body (``application/pdf``)."""
-    ctx = get_context(request)
+    ctx = context_of(request)
     try:
         check_admin(request, ctx)
     except AuthError as exc:
@@ -85,7 +85,7 @@ async def upload_letter(service_id: str, file_id: str, request: Request) -> JSON
 
 @router.post("/service/{service_id}/send-pdf-letter", status_code=201)
 async def send_pdf_letter(service_id: str, request: Request) -> JSONResponse:
-    ctx = get_context(request)
+    ctx = context_of(request)
     try:
         check_admin(request, ctx)
     except AuthError as exc:

@@ -15,7 +15,7 @@ from notify_platform.logging import current_correlation_id, get_logger
 
 from ..adapters.admin_cache import AdminCache, cacheable, written_service
 from ..auth import AuthError, authenticate_admin
-from .deps import get_context
+from .deps import context_of
 
 log = get_logger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -45,7 +45,7 @@ def check_admin(request: Request, ctx: Any) -> None:
 
 
 async def proxy(request: Request, path: str) -> Response:
-    ctx = get_context(request)
+    ctx = context_of(request)
     try:
         check_admin(request, ctx)
     except AuthError as exc:

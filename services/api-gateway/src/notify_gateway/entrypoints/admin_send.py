@@ -18,7 +18,7 @@ from ..auth import ApiKeyRecord, AuthError
 from ..domain.errors import V2Error
 from ..domain.sending import prepare_email, prepare_letter, prepare_sms
 from .admin_proxy import admin_auth_error, check_admin
-from .deps import Caller, get_context
+from .deps import Caller, context_of
 from .v2_notifications import accept, check_limits
 
 router = APIRouter(include_in_schema=False)
@@ -94,7 +94,7 @@ def _v2_body(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/service/{service_id}/send-notification", status_code=201)
 async def send_one_off(service_id: str, request: Request) -> JSONResponse:
-    ctx = get_context(request)
+    ctx = context_of(request)
     try:
         check_admin(request, ctx)
     except AuthError as exc:

@@ -40,8 +40,14 @@ class Caller:
         return uuid.UUID(self.service["id"])
 
 
-def get_context(request: Request) -> Context:
+def context_of(request: Request) -> Context:
     return request.app.state.context  # type: ignore[no-any-return]
+
+
+async def get_context(request: Request) -> Context:
+    """The dependency form. ``async`` because FastAPI runs a plain ``def`` dependency on a worker thread: a thread
+    hop on every request for an attribute read."""
+    return context_of(request)
 
 
 Ctx = Annotated[Context, Depends(get_context)]

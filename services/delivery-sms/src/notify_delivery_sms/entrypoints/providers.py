@@ -22,7 +22,7 @@ from ..handlers.failover import Failover
 router = APIRouter(prefix="/internal")
 
 
-def _failover(request: Request) -> Failover:
+async def _failover(request: Request) -> Failover:
     return request.app.state.context.failover  # type: ignore[no-any-return]
 
 

@@ -19,7 +19,7 @@ class Context:
     notifications: NotificationsClient
 
 
-def _context(request: Request) -> Context:
+async def _context(request: Request) -> Context:
     return request.app.state.context  # type: ignore[no-any-return]
 
 

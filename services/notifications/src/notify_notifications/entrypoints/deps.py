@@ -26,7 +26,7 @@ class Context:
             self.relay.wake()
 
 
-def _context(request: Request) -> Context:
+async def _context(request: Request) -> Context:
     return request.app.state.context  # type: ignore[no-any-return]
 
 
