@@ -799,21 +799,7 @@ def _answer_to_a_body_never_sent(
         return int(lines[0].split()[1]), json.loads(body)
 
 
-@pytest.mark.parametrize(
-    "route",
-    [
-        "preview",
-        pytest.param(
-            "sms",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=TimeoutError,
-                reason="v2_notifications._json_body reads the whole body before measuring it; "
-                "entrypoints/bodies.read_limited is the fix",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("route", ["preview", "sms"])
 def test_a_body_declared_over_the_limit_is_refused_before_it_arrives(
     stack: RunningStack, a: dict[str, Any], route: str
 ) -> None:

@@ -343,3 +343,20 @@ async def test_pool_exhaustion_fails_open_without_backing_off():
 def test_interval_must_be_positive():
     with pytest.raises(ValueError):
         asyncio.run(RateLimiter(StubRedis()).allow(SERVICE, "normal", 10, 0))
+
+
+async def test_admit_reads_the_counter_in_the_same_exchange(limiter, redis_client, prefix):
+    counter = f"{prefix}daily-counter"
+    assert await limiter.admit(SERVICE, "normal", 3, read_counter=counter) == (True, 0)  # no counter yet: 0
+    await redis_client.set(counter, 41)
+    # The second token of a limit of 3 is refused (the last token is never usable); the count is read anyway.
+    assert await limiter.admit(SERVICE, "normal", 3, read_counter=counter) == (False, 41)
+    assert await limiter.admit(uuid.uuid4(), "normal", 3) == (True, None)  # nothing asked, nothing read
+
+
+async def test_admit_fails_open_with_an_unknown_count(prefix):
+    dead = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
+    limiter = RateLimiter(dead, prefix=prefix)
+    assert await limiter.admit(SERVICE, "normal", 3, read_counter=f"{prefix}c") == (True, None)

@@ -118,9 +118,11 @@ class FakeLimiter:
     allowed: bool = True
     calls: list[tuple[uuid.UUID, str, int]] = field(default_factory=list)
 
-    async def allow(self, service_id: uuid.UUID, key_type: str, limit: int) -> bool:
+    async def admit(
+        self, service_id: uuid.UUID, key_type: str, limit: int, *, read_counter: str | None = None
+    ) -> tuple[bool, int | None]:
         self.calls.append((service_id, key_type, limit))
-        return self.allowed
+        return self.allowed, None  # the count is judged by FakeDailyLimits.check_count
 
 
 @dataclass
@@ -132,12 +134,25 @@ class FakeDailyLimits:
         if channel in self.full:
             raise DailyLimitExceeded(channel, limit)
 
+    def counter_key(self, service_id: uuid.UUID, channel: str) -> str:
+        return channel
+
+    def check_count(self, kind: str, limit: int, count: int | None) -> None:
+        if kind in self.full:
+            raise DailyLimitExceeded(kind, limit)
+
     async def check_international(self, service_id: uuid.UUID, limit: int) -> None:
         if "international_sms" in self.full:
             raise DailyLimitExceeded("international_sms", limit)
 
     async def reserve(
-        self, service_id: uuid.UUID, channel: str, limit: int, *, international_limit: int | None = None
+        self,
+        service_id: uuid.UUID,
+        channel: str,
+        limit: int,
+        *,
+        international_limit: int | None = None,
+        store: Any = None,
     ) -> Reservation:
         self.reserved.append(channel)
         return Reservation(service_id, None, (channel,), (), counted=False)  # type: ignore[arg-type]

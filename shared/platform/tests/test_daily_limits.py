@@ -489,3 +489,34 @@ async def test_a_job_reserves_all_its_rows_at_once_or_none(limits):
     assert await limits.count(SERVICE, "sms") == 100
     await limits.release(token)
     assert await limits.count(SERVICE, "sms") == 60
+
+
+async def test_reserve_stores_a_value_with_the_reservation_and_release_removes_it(
+    limits, redis_client, prefix
+):
+    key = f"{prefix}accepted:1"
+    token = await limits.reserve(SERVICE, "sms", 2, store=(key, b"record", 60))
+    assert await redis_client.get(key) == b"record"
+    assert 0 < await redis_client.ttl(key) <= 60
+    assert await limits.count(SERVICE, "sms") == 1
+    await limits.release(token)
+    assert await redis_client.get(key) is None
+    assert await limits.count(SERVICE, "sms") == 0
+
+
+async def test_a_refused_reservation_stores_nothing(limits, redis_client, prefix):
+    await limits.reserve(SERVICE, "sms", 1)
+    key = f"{prefix}accepted:2"
+    with pytest.raises(DailyLimitExceeded):
+        await limits.reserve(SERVICE, "sms", 1, store=(key, b"record", 60))
+    assert await redis_client.get(key) is None
+    assert await limits.count(SERVICE, "sms") == 1
+
+
+@pytest.mark.parametrize(("count", "refused"), [(None, False), (0, False), (2, False), (3, True)])
+def test_check_count_judges_a_count_read_elsewhere(count, refused):
+    if refused:
+        with pytest.raises(DailyLimitExceeded, match=r"\(sms: 3\)"):
+            DailyLimits.check_count("sms", 3, count)
+    else:
+        DailyLimits.check_count("sms", 3, count)

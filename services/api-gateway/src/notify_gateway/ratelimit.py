@@ -7,6 +7,9 @@
 
 The whole read-refill-take-write step is one Lua script run with EVALSHA (loaded once, reloaded only if Redis
 answers NOSCRIPT), so concurrent gateways cannot race. If Redis fails or is slow the request is allowed.
+
+:meth:`RateLimiter.admit` is the send path's form: the same step, and in the same round trip a read of the daily
+counter the request is checked against next (a send used to cost two Redis exchanges before its body was read).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ MAX_CAPACITY = 1000
 
 _log = structlog.get_logger(__name__)
 
-# KEYS[1] bucket hash {tokens, stamp}. ARGV: refill rate (tokens/s), capacity, ttl (s), now (epoch s; empty =
+# KEYS[1] bucket hash {tokens, stamp}; KEYS[2], optional, a counter to read as well (then the answer is
+# {allowed, count}). ARGV: refill rate (tokens/s), capacity, ttl (s), now (epoch s; empty =
 # use the Redis server clock). "stamp" is the time up to which refill has been credited; crediting whole tokens
 # only moves it by the time those tokens represent, so partial progress is not lost between requests.
 _SCRIPT = """
@@ -76,6 +80,9 @@ end
 
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'stamp', string.format('%.6f', stamp))
 redis.call('EXPIRE', KEYS[1], ttl)
+if KEYS[2] then
+  return {allowed, tonumber(redis.call('GET', KEYS[2]) or '0')}
+end
 return allowed
 """
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode("utf-8")).hexdigest()
@@ -124,21 +131,36 @@ class RateLimiter:
         return f"{self._prefix}rate-limit:{service_id}:{key_type}"
 
     async def allow(self, service_id: uuid.UUID, key_type: str, limit: int, interval: int = 60) -> bool:
+        allowed, _ = await self.admit(service_id, key_type, limit, interval)
+        return allowed
+
+    async def admit(
+        self,
+        service_id: uuid.UUID,
+        key_type: str,
+        limit: int,
+        interval: int = 60,
+        *,
+        read_counter: str | None = None,
+    ) -> tuple[bool, int | None]:
+        """Take a token (as :meth:`allow`) and, in the same exchange, read the integer counter ``read_counter``
+        (0 if it does not exist). Returns (allowed, count); count is None when it was not read: no counter asked
+        for, a zero limit, or Redis unavailable (fail open, so the caller treats it as unknown)."""
         if interval <= 0:
             raise ValueError("interval must be positive")
         if limit <= 0:
-            return False
+            return False, None
         if self._open_until and time.monotonic() < self._open_until:
-            return True
+            return True, None
 
         rate = limit / interval
         capacity = bucket_capacity(limit)
         ttl = math.ceil(capacity / rate) + 1
         now = "" if self._clock is None else f"{self._clock():.6f}"
-        args = (self.bucket_key(service_id, key_type), repr(rate), capacity, ttl, now)
+        keys = (self.bucket_key(service_id, key_type),) + ((read_counter,) if read_counter else ())
         try:
             async with asyncio.timeout(self._timeout):
-                result = await self._evalsha(args)
+                result = await self._evalsha(keys, (repr(rate), capacity, ttl, now))
         except (RedisError, OSError, TimeoutError) as exc:
             # A client-side pool exhaustion says nothing about Redis itself: do not open the limiter for
             # everyone because of a burst (that would let a flood bypass the limit).
@@ -150,15 +172,17 @@ class RateLimiter:
                 service_id=str(service_id),
                 key_type=key_type,
             )
-            return True
+            return True, None
         self._open_until = 0.0
-        return int(result) == 1
+        if read_counter:
+            allowed, count = result  # type: ignore[misc]
+            return int(allowed) == 1, int(count)
+        return int(result) == 1, None  # type: ignore[call-overload]
 
-    async def _evalsha(self, args: tuple[object, ...]) -> object:
-        key, *argv = args
+    async def _evalsha(self, keys: tuple[str, ...], argv: tuple[object, ...]) -> object:
         try:
-            return await self._redis.evalsha(_SCRIPT_SHA, 1, key, *argv)
+            return await self._redis.evalsha(_SCRIPT_SHA, len(keys), *keys, *argv)
         except NoScriptError:
             # First use on this Redis (or its script cache was flushed): load once, then run by hash again.
             await self._redis.script_load(_SCRIPT)
-            return await self._redis.evalsha(_SCRIPT_SHA, 1, key, *argv)
+            return await self._redis.evalsha(_SCRIPT_SHA, len(keys), *keys, *argv)

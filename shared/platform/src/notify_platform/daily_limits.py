@@ -76,23 +76,29 @@ COUNTER_TTL_SECONDS = 24 * 60 * 60
 
 _log = structlog.get_logger(__name__)
 
-# KEYS: counters in check order. ARGV[1]: ttl (s); ARGV[2]: how many slots; ARGV[2 + i]: the limit for KEYS[i].
-# Returns {1} when every counter was incremented, {0, i, count} when KEYS[i] is full (nothing incremented).
+# KEYS: counters in check order, then optionally a key to store a value at once if the reservation succeeds.
+# ARGV[1]: ttl (s); ARGV[2]: how many slots; ARGV[3]: how many counters (n); ARGV[3 + i]: the limit for KEYS[i];
+# then, with the extra key, its value and its expiry (s). Returns {1} when every counter was incremented (and the
+# value stored), {0, i, count} when KEYS[i] is full (nothing incremented, nothing stored).
 _RESERVE = """
 local ttl = tonumber(ARGV[1])
 local amount = tonumber(ARGV[2])
-for i = 1, #KEYS do
-  local limit = tonumber(ARGV[i + 2])
+local counters = tonumber(ARGV[3])
+for i = 1, counters do
+  local limit = tonumber(ARGV[i + 3])
   local count = tonumber(redis.call('GET', KEYS[i]) or '0')
   if count + amount > limit then
     return {0, i, count}
   end
 end
-for i = 1, #KEYS do
+for i = 1, counters do
   local value = redis.call('INCRBY', KEYS[i], amount)
   if value == amount or redis.call('TTL', KEYS[i]) < 0 then
     redis.call('EXPIRE', KEYS[i], ttl)
   end
+end
+if #KEYS > counters then
+  redis.call('SET', KEYS[counters + 1], ARGV[counters + 4], 'EX', ARGV[counters + 5])
 end
 return {1}
 """
@@ -109,11 +115,16 @@ end
 return 1
 """
 
-# KEYS: counters. ARGV[1]: how many slots. Decrement each one that exists by at most its value (never creates a
-# key, never goes below zero, keeps the key's expiry).
+# KEYS: counters, then optionally the key stored with the reservation (deleted). ARGV[1]: how many slots; ARGV[2]:
+# how many counters. Decrement each counter that exists by at most its value (never creates a key, never goes
+# below zero, keeps the key's expiry).
 _RELEASE = """
 local amount = tonumber(ARGV[1])
-for i = 1, #KEYS do
+local counters = tonumber(ARGV[2])
+if #KEYS > counters then
+  redis.call('DEL', KEYS[counters + 1])
+end
+for i = 1, counters do
   local value = tonumber(redis.call('GET', KEYS[i]))
   if value ~= nil and value > 0 then
     redis.call('DECRBY', KEYS[i], math.min(value, amount))
@@ -164,6 +175,7 @@ class Reservation:
     counted: bool
     amount: int = 1
     released: bool = field(default=False, compare=False)
+    stored_key: str | None = None  # stored with the reservation; deleted on release
 
 
 def _utc_now() -> datetime:
@@ -217,8 +229,13 @@ class DailyLimits:
     async def _check(self, service_id: uuid.UUID, kind: str, limit: int) -> None:
         key = self.counter_key(service_id, kind)
         value = await self._call(self._redis.get, key, op="check", service_id=service_id, kind=kind)
-        count = 0 if value is _FAILED or value is None else int(value)
-        if count + 1 > limit:
+        self.check_count(kind, limit, None if value is _FAILED or value is None else int(value))
+
+    @staticmethod
+    def check_count(kind: str, limit: int, count: int | None) -> None:
+        """The check on a count read elsewhere (the gateway reads it in its rate-limit round trip): raise
+        :class:`DailyLimitExceeded` if ``count + 1 > limit``; an unknown count (Redis unavailable) is zero."""
+        if (count or 0) + 1 > limit:
             raise DailyLimitExceeded(kind, limit)
 
     # -- atomic gate used at acceptance time ------------------------------------------------------------------
@@ -231,6 +248,7 @@ class DailyLimits:
         *,
         international_limit: int | None = None,
         amount: int = 1,
+        store: tuple[str, bytes, int] | None = None,
     ) -> Reservation:
         """Atomically take ``amount`` slots (one per notification; a CSV job takes all its rows at once) of
         today's ``channel`` counter, or raise :class:`DailyLimitExceeded` and take none.
@@ -238,6 +256,10 @@ class DailyLimits:
         For an international text pass ``channel="sms"`` and ``international_limit``: both the ``sms`` and the
         ``international_sms`` counters are checked and incremented together (all or nothing; ``sms`` is
         reported first if both are full). Redis unavailable → an uncounted reservation (allowed).
+
+        ``store`` (key, value, expiry in seconds) is SET in the same exchange if, and only if, the reservation is
+        taken, and deleted again by :meth:`release` (the gateway keeps the accepted notification this way). When
+        Redis is unavailable nothing is stored.
         """
         kinds = [channel]
         limits = [limit]
@@ -248,11 +270,14 @@ class DailyLimits:
             limits.append(international_limit)
         day = self.today()
         keys = [self.counter_key(service_id, kind, day) for kind in kinds]
+        extra: list[object] = []
+        if store is not None:
+            extra = [store[1], store[2]]
         result = await self._call(
             self._script,
             _RESERVE,
-            keys,
-            [COUNTER_TTL_SECONDS, amount, *limits],
+            keys + ([store[0]] if store is not None else []),
+            [COUNTER_TTL_SECONDS, amount, len(keys), *limits, *extra],
             op="reserve",
             service_id=service_id,
             kind=channel,
@@ -265,7 +290,15 @@ class DailyLimits:
         if int(result[0]) != 1:  # type: ignore[index]
             index = int(result[1]) - 1  # type: ignore[index]
             raise DailyLimitExceeded(kinds[index], limits[index])
-        return Reservation(service_id, day, tuple(kinds), tuple(keys), counted=True, amount=amount)
+        return Reservation(
+            service_id,
+            day,
+            tuple(kinds),
+            tuple(keys),
+            counted=True,
+            amount=amount,
+            stored_key=store[0] if store is not None else None,
+        )
 
     async def release(self, token: Reservation) -> None:
         """Give back a reservation whose notification was not accepted (e.g. the publish failed). Idempotent."""
@@ -276,8 +309,8 @@ class DailyLimits:
         await self._call(
             self._script,
             _RELEASE,
-            list(token.keys),
-            [token.amount],
+            list(token.keys) + ([token.stored_key] if token.stored_key else []),
+            [token.amount, len(token.keys)],
             op="release",
             service_id=token.service_id,
             kind=token.kinds[0],

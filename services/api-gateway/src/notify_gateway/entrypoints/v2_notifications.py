@@ -43,6 +43,7 @@ from ..domain.sending import (
 )
 from ..ratelimit import rate_limit_message
 from ..validation import ValidationFailed, validate
+from .bodies import read_limited
 from .deps import Auth, Ctx
 
 log = get_logger(__name__)
@@ -50,9 +51,7 @@ router = APIRouter(prefix="/v2/notifications", tags=["notifications"])
 
 
 async def _json_body(request: Request, limit: int) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > limit:
-        raise V2Error(413, "BadRequestError", f"Request body is too large: the limit is {limit} bytes")
+    raw = await read_limited(request, limit)
     try:
         data = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError as exc:
@@ -65,14 +64,27 @@ async def _json_body(request: Request, limit: int) -> dict[str, Any]:
 
 
 async def check_limits(ctx: Ctx, caller: Auth, channel: str) -> None:
-    """Step 1 of every send: the per-minute rate limit, then the channel's daily limit (test keys never count)."""
+    """Step 1 of every send: the per-minute rate limit, then the channel's daily limit (test keys never count),
+    in one Redis round trip (the limiter reads the daily counter as it takes its token)."""
+    counted = caller.key.key_type != "test"
+    limit_today = caller.service["limits"][channel]
     if ctx.settings.rate_limit_enabled:
         limit = int(caller.service.get("rate_limit") or 3000)
-        if not await ctx.limiter.allow(caller.service_id, caller.key.key_type, limit):
+        counter = ctx.daily_limits.counter_key(caller.service_id, channel) if counted else None
+        allowed, count = await ctx.limiter.admit(
+            caller.service_id, caller.key.key_type, limit, read_counter=counter
+        )
+        if not allowed:
             raise V2Error(429, "RateLimitError", rate_limit_message(caller.key.key_type, limit))
-    if caller.key.key_type != "test":
+        if counted:
+            try:
+                ctx.daily_limits.check_count(channel, limit_today, count)
+            except DailyLimitExceeded as exc:
+                raise V2Error(429, exc.error, exc.message) from exc
+        return
+    if counted:
         try:
-            await ctx.daily_limits.check(caller.service_id, channel, caller.service["limits"][channel])
+            await ctx.daily_limits.check(caller.service_id, channel, limit_today)
         except DailyLimitExceeded as exc:
             raise V2Error(429, exc.error, exc.message) from exc
 
@@ -96,14 +108,17 @@ async def accept(ctx: Ctx, caller: Auth, accepted: Accepted) -> ORJSONResponse:
             raise V2Error(429, exc.error, exc.message) from exc
     if accepted.smoke_test:
         return ORJSONResponse(accepted.response, status_code=201)
+    remembered = _accepted_key(ctx, event.service_id, event.notification_id), _record(accepted)
     reservation = None
     if counted:
         try:
+            # The accepted record is stored in the same Redis exchange as the reservation (and removed with it).
             reservation = await ctx.daily_limits.reserve(
                 caller.service_id,
                 event.notification_type,
                 limits[event.notification_type],
                 international_limit=limits["international_sms"] if event.international else None,
+                store=(*remembered, ctx.settings.accepted_window_seconds),
             )
         except DailyLimitExceeded as exc:
             raise V2Error(429, exc.error, exc.message) from exc
@@ -117,7 +132,8 @@ async def accept(ctx: Ctx, caller: Auth, accepted: Accepted) -> ORJSONResponse:
         if reservation is not None:
             await ctx.daily_limits.release(reservation)
         raise unavailable() from exc
-    await _remember(ctx, accepted)
+    if reservation is None or not reservation.counted:
+        await _remember(ctx, *remembered)
     log.info(
         "api.notification_accepted",
         notification_id=str(accepted.event.notification_id),
@@ -132,36 +148,38 @@ def _accepted_key(ctx: Ctx, service_id: uuid.UUID, notification_id: uuid.UUID) -
     return f"{ctx.settings.redis_prefix}accepted:{service_id}:{notification_id}"
 
 
-async def _remember(ctx: Ctx, accepted: Accepted) -> None:
-    """Keep the accepted notification in Redis briefly so a GET right after the 201 finds it (best effort)."""
+def _record(accepted: Accepted) -> bytes:
+    """The accepted notification as kept in Redis briefly, so a GET right after the 201 finds it (best effort)."""
     e = accepted.event
-    record = {
-        "id": str(e.notification_id),
-        "service_id": str(e.service_id),
-        "template_id": str(e.template_id),
-        "template_version": e.template_version,
-        "notification_type": e.notification_type,
-        "key_type": e.key_type,
-        "recipient": e.recipient,
-        "personalisation": e.personalisation,
-        "client_reference": e.client_reference,
-        "status": "pending-virus-check" if e.precompiled else "created",
-        "body": e.body,
-        "subject": e.subject,
-        "postage": e.postage,
-        "billable_units": 0,
-        "one_click_unsubscribe_url": e.one_click_unsubscribe_url,
-        "created_at": e.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "sent_at": None,
-        "updated_at": None,
-        "completed_at": None,
-    }
+    return orjson.dumps(
+        {
+            "id": str(e.notification_id),
+            "service_id": str(e.service_id),
+            "template_id": str(e.template_id),
+            "template_version": e.template_version,
+            "notification_type": e.notification_type,
+            "key_type": e.key_type,
+            "recipient": e.recipient,
+            "personalisation": e.personalisation,
+            "client_reference": e.client_reference,
+            "status": "pending-virus-check" if e.precompiled else "created",
+            "body": e.body,
+            "subject": e.subject,
+            "postage": e.postage,
+            "billable_units": 0,
+            "one_click_unsubscribe_url": e.one_click_unsubscribe_url,
+            "created_at": e.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "sent_at": None,
+            "updated_at": None,
+            "completed_at": None,
+        }
+    )
+
+
+async def _remember(ctx: Ctx, key: str, record: bytes) -> None:
+    """Store the accepted record when no counted reservation stored it (test keys; Redis failing open)."""
     try:
-        await ctx.redis.set(
-            _accepted_key(ctx, e.service_id, e.notification_id),
-            orjson.dumps(record),
-            ex=ctx.settings.accepted_window_seconds,
-        )
+        await ctx.redis.set(key, record, ex=ctx.settings.accepted_window_seconds)
     except Exception as exc:  # Redis down: the GET falls back to the database once the row is stored
         log.warning("api.accepted_cache_unavailable", error=type(exc).__name__)
 
