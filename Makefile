@@ -10,7 +10,7 @@ help:
 	@echo "make run    - install, migrate and start every service and simulator (gateway on :6011)"
 	@echo "make demo   - create a demo service, keys and templates on a running stack; prints JSON"
 	@echo "make test   - install and run every test (unit + integration) against real services"
-	@echo "make bench  - measure throughput on real processes; writes docs/benchmarks.md (BENCH_ARGS to narrow)"
+	@echo "make bench  - measure throughput on real processes (~15 min); writes docs/benchmarks.md (BENCH_ARGS to narrow)"
 	@echo "make migrate, make schemas, make lint, make format"
 
 $(UV):
@@ -19,6 +19,7 @@ $(UV):
 install: $(UV)
 	$(UV) sync --frozen --quiet
 	@tools/bin/install-kustomize .tools/bin
+	@tools/bin/install-wrk .tools/bin
 
 migrate: install
 	$(UV) run --frozen notify-stack migrate

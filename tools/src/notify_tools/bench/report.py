@@ -34,7 +34,7 @@ class Section:
     title: str
     intro: str
     rows: list[Row] = field(default_factory=list)
-    # name -> [(second since the start, rate in that second)], written as CSV for plotting
+    # name -> [(second since the start, value: a rate in that second, or MB for "rss_mb:*")], written as CSV
     series: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -73,7 +73,19 @@ def _kept_sections(path: Path, replaced: set[str]) -> dict[str, str]:
     return kept
 
 
-def write(sections: list[Section], path: Path, *, command: str, order: list[str] | None = None) -> None:
+def csv_path(path: Path, title: str) -> Path:
+    slug = title.lower().split(":")[0].replace(" ", "-")
+    return path.with_name(f"{path.stem}-{slug}.csv")
+
+
+def write(
+    sections: list[Section],
+    path: Path,
+    *,
+    command: str,
+    order: list[str] | None = None,
+    preamble: list[str] | None = None,
+) -> None:
     """Write the report and one ``<stem>-<section>.csv`` of per-second rates per section that has any.
 
     Sections not measured this time (``--only``) are kept from the existing report as they were, each with the date
@@ -87,6 +99,7 @@ def write(sections: list[Section], path: Path, *, command: str, order: list[str]
         "this one machine, so the figures are what the whole platform does on it, not what one service would do",
         "alone on a larger host. Where each figure's CPU goes and what would lift it: [performance.md](performance.md).",
         "",
+        *(preamble or []),
     ]
     written: dict[str, list[str]] = {}
     for section in sections:
@@ -105,14 +118,13 @@ def write(sections: list[Section], path: Path, *, command: str, order: list[str]
         if section.notes:
             text.append("")
         if section.series:
-            slug = section.title.lower().split(":")[0].replace(" ", "-")
-            csv_path = path.with_name(f"{path.stem}-{slug}.csv")
-            with csv_path.open("w", newline="") as f:
+            series_path = csv_path(path, section.title)
+            with series_path.open("w", newline="") as f:
                 writer = csv.writer(f)
-                writer.writerow(["series", "second", "per_second"])
+                writer.writerow(["series", "second", "value"])
                 for name, points in section.series.items():
-                    writer.writerows((name, second, rate) for second, rate in points)
-            text += [f"Per-second rates: [`{csv_path.name}`]({csv_path.name}).", ""]
+                    writer.writerows((name, second, value) for second, value in points)
+            text += [f"Per-second figures: [`{series_path.name}`]({series_path.name}).", ""]
         written[section.title] = text
     titles = list(order or [])
     titles += [t for t in [*written, *kept] if t not in titles]
