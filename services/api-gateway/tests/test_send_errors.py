@@ -943,6 +943,17 @@ def test_precompiled_letter_key_trial_and_base64_errors(gw: Gateway) -> None:
     )
 
 
+def test_precompiled_letter_with_empty_content_is_a_400_not_a_503(gw: Gateway) -> None:
+    """Found by the fuzz test: ``""`` decodes to no bytes, which delivery-letter refused, and the gateway answered
+    that refusal with 503."""
+    assert_error(
+        gw.post("letter", {"reference": "r", "content": ""}),
+        400,
+        "BadRequestError",
+        "Letter content is empty",
+    )
+
+
 def test_address_of_more_than_seven_lines(gw: Gateway) -> None:
     address = {
         "address_line_1": "A\nB\nC",

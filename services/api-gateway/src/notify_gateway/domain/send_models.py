@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from .read_models import ErrorResponse, Notification, TemplateRef
 
@@ -25,10 +25,12 @@ __all__ = [
     "LetterResponse",
     "Notification",
     "PrecompiledLetterRequest",
+    "PrecompiledLetterResponse",
     "SanitisedValue",
     "SmsContent",
     "SmsRequest",
     "SmsResponse",
+    "TemplatedLetterResponse",
     "GET_ONE_ERRORS",
     "PDF_ERRORS",
     "LETTER_ERRORS",
@@ -49,8 +51,20 @@ _PERSONALISATION_DOC = (
 )
 
 
+def _optional(**kwargs: Any) -> Any:
+    """An optional field that may not be null: absent is fine, ``null`` is refused (validation.py), so the schema
+    is the value's type alone, with no ``null`` and no ``"default": null``."""
+    extra = kwargs.pop("json_schema_extra", {})
+
+    def schema_extra(schema: dict[str, Any]) -> None:
+        schema.pop("default", None)
+        schema.update(extra)
+
+    return Field(default=None, json_schema_extra=schema_extra, **kwargs)
+
+
 def _reference() -> Any:
-    return Field(default=None, max_length=1000, description="your own reference, echoed back; not unique")
+    return _optional(max_length=1000, description="your own reference, echoed back; not unique")
 
 
 def _scheduled_for() -> Any:
@@ -68,10 +82,9 @@ def _scheduled_for() -> Any:
 class SmsRequest(_Model):
     phone_number: str = Field(description="UK or international number", examples=["07700900123"])
     template_id: str = Field(description="an sms template of this service", json_schema_extra=_UUID)
-    personalisation: dict[str, Any] | None = Field(default=None, description=_PERSONALISATION_DOC)
-    reference: str | None = _reference()
-    sms_sender_id: str | None = Field(
-        default=None,
+    personalisation: dict[str, Any] = _optional(description=_PERSONALISATION_DOC)
+    reference: str = _reference()
+    sms_sender_id: str = _optional(
         description="one of the service's SMS senders; the default sender otherwise",
         json_schema_extra=_UUID,
     )
@@ -81,19 +94,16 @@ class SmsRequest(_Model):
 class EmailRequest(_Model):
     email_address: str = Field(examples=["someone@example.gov.uk"])
     template_id: str = Field(description="an email template of this service", json_schema_extra=_UUID)
-    personalisation: dict[str, Any] | None = Field(
-        default=None,
+    personalisation: dict[str, Any] = _optional(
         description=_PERSONALISATION_DOC
         + '; values may be lists, or file objects (`{"file": <base64>, ...}`)',
     )
-    reference: str | None = _reference()
-    email_reply_to_id: str | None = Field(
-        default=None,
+    reference: str = _reference()
+    email_reply_to_id: str = _optional(
         description="one of the service's reply-to addresses; the default otherwise",
         json_schema_extra=_UUID,
     )
-    one_click_unsubscribe_url: str | None = Field(
-        default=None,
+    one_click_unsubscribe_url: str = _optional(
         description="an https URI; sent as the List-Unsubscribe header",
         json_schema_extra={"format": "uri", "pattern": "^https"},
     )
@@ -110,16 +120,16 @@ class LetterRequest(_Model):
         "plus the template's placeholders",
         examples=[{"address_line_1": "A Person", "address_line_2": "1 Street", "address_line_3": "SW1A 1AA"}],
     )
-    reference: str | None = _reference()
+    reference: str = _reference()
 
 
 class PrecompiledLetterRequest(_Model):
     """A body with a ``content`` key is a precompiled letter: the 201 is then only ``id``, ``reference`` and
     ``postage``; the letter starts in ``pending-virus-check`` while its PDF is scanned and checked."""
 
-    reference: str | None = Field(description="required, a string")
+    reference: str = Field(description="required, a string")
     content: str = Field(description="base64 of an A4 PDF, at most 10 pages")
-    postage: str | None = Field(default=None, json_schema_extra={"enum": ["first", "second", "economy"]})
+    postage: str = _optional(json_schema_extra={"enum": ["first", "second", "economy"]})
 
 
 def request_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -185,8 +195,18 @@ class EmailResponse(_Sent):
     )
 
 
-class LetterResponse(_Sent):
+class TemplatedLetterResponse(_Sent):
     content: LetterContent
+
+
+class PrecompiledLetterResponse(_Model):
+    id: str = Field(description="the new notification id")
+    reference: str | None
+    postage: str = Field(json_schema_extra={"enum": ["first", "second", "economy"]})
+
+
+class LetterResponse(RootModel[TemplatedLetterResponse | PrecompiledLetterResponse]):
+    """A templated letter's 201, or a precompiled letter's (only ``id``, ``reference`` and ``postage``)."""
 
 
 # --------------------------------------------------------------------------------------------------

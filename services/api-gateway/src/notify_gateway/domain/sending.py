@@ -286,9 +286,12 @@ def check_precompiled_letter(body: dict[str, Any], *, service: dict[str, Any], k
         raise bad_request(NOT_ALLOWED["letter"])
     _letter_key_rules(service, key)
     try:
-        return base64.b64decode(body["content"], validate=True)
+        pdf = base64.b64decode(body["content"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise bad_request("Cannot decode letter content (invalid base64 encoding)") from exc
+    if not pdf:  # "" is valid base64 of nothing: refused here, not by delivery-letter's store (it was a 503)
+        raise bad_request("Letter content is empty")
+    return pdf
 
 
 PROVIDED_AS_PDF = "Provided as PDF"

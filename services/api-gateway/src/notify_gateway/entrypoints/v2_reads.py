@@ -31,7 +31,7 @@ from ..domain.reads import (
     received_texts_links,
     template_body,
 )
-from ..validation import ValidationFailed, validate, validate_query
+from ..validation import STATUSES, TEMPLATE_TYPES, ValidationFailed, validate, validate_query
 from .bodies import read_limited
 from .deps import Auth, Ctx
 
@@ -48,6 +48,36 @@ TOO_LARGE: dict[int | str, dict[str, Any]] = {
         "description": "BadRequestError: the body is larger than the configured limit",
     }
 }
+
+
+def _param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def _listed(values: list[str]) -> dict[str, Any]:
+    """A repeatable query parameter (``?status=a&status=b``)."""
+    return {"type": "array", "items": {"type": "string", "enum": values}}
+
+
+_UUID_PARAM = {"type": "string", "format": "uuid"}
+_OLDER_THAN = "the id of the last item of the previous page: the page after it"
+# The routes read their query strings themselves (``validation.validate_query``, Notify's messages); these only
+# document them, so that clients and generated tests see the parameters.
+LIST_NOTIFICATIONS_QUERY = {
+    "parameters": [
+        _param("template_type", _listed(list(TEMPLATE_TYPES)), "only these types (repeatable)"),
+        _param("status", _listed(list(STATUSES)), "only these statuses (repeatable)"),
+        _param("reference", {"type": "string"}, "only notifications sent with this reference"),
+        _param("older_than", _UUID_PARAM, _OLDER_THAN),
+        _param("include_jobs", {"type": "string", "enum": ["true", "True"]}, "include notifications of jobs"),
+    ]
+}
+LIST_TEMPLATES_QUERY = {
+    "parameters": [
+        _param("type", {"type": "string", "enum": list(TEMPLATE_TYPES)}, "only this template type")
+    ]
+}
+LIST_RECEIVED_TEXTS_QUERY = {"parameters": [_param("older_than", _UUID_PARAM, _OLDER_THAN)]}
 
 
 def _query(schema: str, request: Request) -> dict[str, Any]:
@@ -84,7 +114,11 @@ async def _template(ctx: Ctx, caller: Auth, template_id: str, version: int | Non
 
 
 @router.get(
-    "/v2/notifications", response_model=NotificationList, responses=ERRORS, summary="List notifications"
+    "/v2/notifications",
+    response_model=NotificationList,
+    responses=ERRORS,
+    summary="List notifications",
+    openapi_extra=LIST_NOTIFICATIONS_QUERY,
 )
 async def list_notifications(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
     query = _query("get_notifications", request)
@@ -128,7 +162,13 @@ async def get_template_version(template_id: str, version: int, ctx: Ctx, caller:
     return ORJSONResponse(template_body(await _template(ctx, caller, template_id, version)))
 
 
-@router.get("/v2/templates", response_model=TemplateList, responses=ERRORS, summary="List templates")
+@router.get(
+    "/v2/templates",
+    response_model=TemplateList,
+    responses=ERRORS,
+    summary="List templates",
+    openapi_extra=LIST_TEMPLATES_QUERY,
+)
 async def list_templates(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
     query = _query("get_templates", request)
     kind = query.get("type")
@@ -175,6 +215,7 @@ async def preview_template(template_id: str, request: Request, ctx: Ctx, caller:
     response_model=ReceivedTextMessageList,
     responses=ERRORS,
     summary="List received text messages",
+    openapi_extra=LIST_RECEIVED_TEXTS_QUERY,
 )
 async def list_received_texts(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
     query = _query("get_received_texts", request)
