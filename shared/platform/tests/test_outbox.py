@@ -57,12 +57,41 @@ async def test_rows_written_in_a_transaction_are_published_with_confirms_then_re
     b, queue = broker
     events = [_event() for _ in range(3)]
     await db.transaction(lambda conn: outbox.write(conn, table, events))
-    relay = outbox.OutboxRelay(db, b)
+    relay = outbox.OutboxRelay(db, b, bundle_size=1)  # one message per event
     assert await relay.relay_once() == 3
     assert _count(db) == 0
     received = [await queue.get(timeout=5) for _ in events]
     assert {m.message_id for m in received} == {str(e.event_id) for e in events}
     assert {m.routing_key for m in received} == {"notification.status_reported.v1"}
+
+
+async def test_rows_of_one_routing_key_go_out_as_bundles_each_event_intact(db: Database, broker: Any) -> None:
+    from notify_contracts import BUNDLE_HEADER, ServiceChangedV1, decode_many
+
+    b, queue = broker
+    reports = [_event() for _ in range(5)]
+    changes = [
+        new_envelope(
+            ServiceChangedV1(service_id=uuid.uuid4(), reason="updated"), producer="t", correlation_id="c"
+        )
+        for _ in range(2)
+    ]
+    await db.transaction(
+        lambda conn: outbox.write(conn, table, [reports[0], changes[0], *reports[1:], changes[1]])
+    )
+    assert await outbox.OutboxRelay(db, b, bundle_size=2).relay_once() == 7
+    assert _count(db) == 0
+    messages = [await queue.get(timeout=5) for _ in range(4)]  # reports in 2 + 2 + 1, changes in 2
+    assert await queue.get(timeout=1, fail=False) is None  # and nothing more
+    by_key: dict[str, list[list[Envelope[Any]]]] = {}
+    for message in messages:
+        events = decode_many(message.body)
+        assert message.message_id == str(events[0].event_id)
+        assert (message.headers or {}).get(BUNDLE_HEADER) == (len(events) if len(events) > 1 else None)
+        by_key.setdefault(message.routing_key, []).append(events)
+    assert [len(b) for b in by_key["notification.status_reported.v1"]] == [2, 2, 1]
+    assert [e for bundle in by_key["notification.status_reported.v1"] for e in bundle] == reports  # in order
+    assert by_key["service.changed.v1"] == [changes]
 
 
 async def test_a_rolled_back_transaction_leaves_nothing_to_publish(db: Database, broker: Any) -> None:

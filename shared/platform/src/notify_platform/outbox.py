@@ -1,8 +1,14 @@
 """Transactional outbox: events are written in the same transaction as the change they describe, then relayed.
 
 The relay takes unpublished rows with ``FOR UPDATE SKIP LOCKED`` (so replicas never publish the same row at the
-same time), publishes each with a broker confirm, and deletes them in that same transaction. A crash between
+same time), publishes them with broker confirms, and deletes them in that same transaction. A crash between
 publish and commit republishes the rows; consumers are idempotent, so that is harmless.
+
+Rows with the same routing key go out as bundles of up to ``bundle_size`` events in one message (the envelopes as
+a JSON array with an ``x-events`` header, as jobs sends rows; the shared consumer handles each event as if it came
+alone): one frame set, one confirm, one delivery and one ack for all of them, instead of one per event. Each event
+keeps its own envelope and id. A bundle is confirmed, retried and, in the end, dead-lettered whole. A pass that
+finds one row publishes it on its own, as before.
 
 Each relay reports its outbox's lag: ``notify_outbox_pending`` (rows waiting) and ``notify_outbox_oldest_seconds``
 (age of the oldest, 0 when empty). A pass that finds nothing to take sets both to 0 without a query (anything left
@@ -18,7 +24,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from notify_contracts import Envelope, model_for_routing_key
+from notify_contracts import BUNDLE_HEADER, Envelope, model_for_routing_key
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, MetaData, String, Table, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Connection
@@ -70,12 +76,14 @@ class OutboxRelay:
         broker: Broker,
         *,
         batch_size: int = 500,
+        bundle_size: int = 100,
         poll_interval: float = 0.5,
         lag_interval: float = 1.0,
     ) -> None:
         self.db = db
         self.broker = broker
         self.batch_size = batch_size
+        self.bundle_size = bundle_size
         self.poll_interval = poll_interval
         self.lag_interval = lag_interval
         self._lag_due = 0.0  # time.monotonic() after which the next pass reads the lag
@@ -111,7 +119,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch of pending rows with confirms and delete the confirmed ones. Returns how many.
 
-        Rows are published independently: one the broker refuses stays in the outbox (and is retried on the next
+        Bundles are published independently: one the broker refuses stays in the outbox (and is retried on the next
         pass) without holding back the others.
         """
         conn = await self.db.run(self.db.engine.connect)
@@ -131,8 +139,9 @@ class OutboxRelay:
                 OUTBOX_PENDING.set(0)
                 OUTBOX_OLDEST_SECONDS.set(0)
                 return 0
-            results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
-            done = [r.id for r, result in zip(rows, results, strict=True) if result is None]
+            bundles = self._bundles(rows)
+            results = await asyncio.gather(*(self._publish(b) for b in bundles), return_exceptions=True)
+            done = [r.id for b, result in zip(bundles, results, strict=True) if result is None for r in b]
             failures = [result for result in results if isinstance(result, BaseException)]
             if done:
                 await self.db.run(
@@ -158,12 +167,28 @@ class OutboxRelay:
         finally:
             await self.db.run(conn.close)
 
-    async def _publish(self, row: Any) -> None:
-        model = model_for_routing_key(row.routing_key)
+    def _bundles(self, rows: list[Any]) -> list[list[Any]]:
+        """The rows grouped by routing key (in outbox order within each), cut into bundles of ``bundle_size``."""
+        by_key: dict[str, list[Any]] = {}
+        for row in rows:
+            by_key.setdefault(row.routing_key, []).append(row)
+        size = max(1, self.bundle_size)
+        return [group[i : i + size] for group in by_key.values() for i in range(0, len(group), size)]
+
+    async def _publish(self, bundle: list[Any]) -> None:
+        first = bundle[0]
+        model = model_for_routing_key(first.routing_key)
+        if len(bundle) == 1:
+            body, headers = bytes(first.body), None
+        else:
+            body = b"[" + b",".join(bytes(row.body) for row in bundle) + b"]"
+            headers = {BUNDLE_HEADER: len(bundle)}
         await self.broker.publish_raw(
-            row.routing_key,
-            bytes(row.body),
-            message_id=str(row.event_id),
-            correlation_id=row.correlation_id,
+            first.routing_key,
+            body,
+            message_id=str(first.event_id),
+            correlation_id=first.correlation_id,
+            headers=headers,
             mandatory=model.must_route if model is not None else True,
+            events=len(bundle),
         )

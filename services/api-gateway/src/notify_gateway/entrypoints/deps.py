@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +36,8 @@ class Caller:
     service: dict[str, Any]
     key: ApiKeyRecord
 
-    @property
-    def service_id(self) -> uuid.UUID:
+    @functools.cached_property
+    def service_id(self) -> uuid.UUID:  # read several times a request; parsed once
         return uuid.UUID(self.service["id"])
 
 
