@@ -175,6 +175,16 @@ def test_list_validation_errors(
     assert fake.calls == []
 
 
+def test_list_by_a_reference_holding_a_nul_is_empty_without_asking_notifications(
+    client: TestClient, fake: FakeNotifications
+) -> None:
+    """Found by the fuzz test: the database refuses a NUL in a query, and the gateway answered that with 503."""
+    r = client.get("/v2/notifications?reference=a%00b")
+    assert r.status_code == 200
+    assert r.json()["notifications"] == []
+    assert fake.calls == []
+
+
 def test_list_answers_503_when_notifications_is_down(client: TestClient, fake: FakeNotifications) -> None:
     fake.down = True
     r = client.get("/v2/notifications")

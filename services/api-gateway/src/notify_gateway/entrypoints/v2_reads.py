@@ -122,6 +122,11 @@ async def _template(ctx: Ctx, caller: Auth, template_id: str, version: int | Non
 )
 async def list_notifications(request: Request, ctx: Ctx, caller: Auth) -> ORJSONResponse:
     query = _query("get_notifications", request)
+    root = str(request.base_url)
+    if "\x00" in query.get("reference", ""):
+        # No stored reference holds a NUL (PostgreSQL text cannot), and the database refuses one in a query (the
+        # fuzz test found it as a 503): nothing matches.
+        return ORJSONResponse({"notifications": [], "links": notifications_links(root, query, [])})
     params: list[tuple[str, str]] = [("key_type", caller.key.key_type), ("limit", str(PAGE_SIZE))]
     params += [("template_type", t) for t in query.get("template_type", [])]
     params += [("status", s) for s in expand_statuses(query.get("status", []))]
@@ -133,7 +138,6 @@ async def list_notifications(request: Request, ctx: Ctx, caller: Auth) -> ORJSON
         params.append(("include_jobs", "true"))
     result = await _internal(ctx, f"/internal/services/{caller.service_id}/notifications", params)
     records = (result or {}).get("notifications", [])
-    root = str(request.base_url)
     return ORJSONResponse(
         {
             "notifications": [notification_body(r, root) for r in records],
