@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--http-seconds",
         type=float,
-        default=15.0,
-        help="seconds of each HTTP load (bare FastAPI, accept; 15)",
+        default=10.0,
+        help="seconds of each HTTP load (bare FastAPI, accept; 10)",
     )
     parser.add_argument("--e2e-n", type=int, default=100_000, help="texts sent end to end (default 100,000)")
     parser.add_argument(
