@@ -19,7 +19,6 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from notify_gateway.auth import create_jwt
-from notify_tools.admin_client import AdminClient
 from notify_tools.demo import create_demo
 from notify_tools.launcher import RunningStack
 from schemathesis.checks import not_a_server_error
@@ -50,13 +49,7 @@ SETTINGS = settings(
 def _fuzz_service(stack: RunningStack) -> dict[str, Any]:
     """A service of its own (the session's demo service keeps its notifications list), whose rate limit will not
     turn the run into 429s; its test key accepts and stores sends but never delivers them."""
-    demo = create_demo(stack.base_url, stack.admin_secret)
-    admin = AdminClient(stack.base_url, stack.admin_secret)
-    try:
-        admin.post(f"/service/{demo['service_id']}", {"rate_limit": 100_000_000})
-    finally:
-        admin.close()
-    return demo
+    return create_demo(stack.base_url, stack.admin_secret, rate_limit=100_000_000)
 
 
 def _real_ids(stack: RunningStack, demo: dict[str, Any], token: Any) -> dict[str, list[str]]:
@@ -219,3 +212,26 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch_on_any_v2_ope
     assert total >= MINIMUM_CASES, executed
     assert all(executed[op.label] > 0 for op in operations), executed
     assert not any(status >= 500 for (_, status) in statuses), statuses
+
+
+def test_a_send_holding_a_nul_is_refused_not_accepted_and_lost(
+    stack: RunningStack, demo: dict[str, Any]
+) -> None:
+    """Found while fuzzing: a reference holding U+0000 was accepted (201) and could never be stored (PostgreSQL
+    refuses NUL in text and jsonb), so the notification would have been lost. It is a 400 now, through the client."""
+    from notifications_python_client.errors import HTTPError
+    from notifications_python_client.notifications import NotificationsAPIClient
+
+    client = NotificationsAPIClient(demo["api_keys"]["test"], base_url=stack.base_url)
+    with pytest.raises(HTTPError) as refused:
+        client.send_sms_notification(
+            "07700900123", demo["templates"]["sms"], {"name": "x", "reference": "1"}, "a\x00b"
+        )
+    assert refused.value.status_code == 400
+    assert refused.value.message == [
+        {"error": "ValidationError", "message": "reference must not contain the NUL character (\\u0000)"}
+    ]
+    sent = client.send_sms_notification(
+        "07700900123", demo["templates"]["sms"], {"name": "x", "reference": "1"}, "ab"
+    )
+    assert client.get_notification_by_id(sent["id"])["reference"] == "ab"

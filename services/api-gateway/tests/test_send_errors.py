@@ -1029,3 +1029,39 @@ def test_an_unknown_sender_is_still_refused_after_the_fresh_read(gw: Gateway) ->
         "BadRequestError",
         f"sms_sender_id {unknown} does not exist in database for service id {SERVICE_ID}",
     )
+
+
+@pytest.mark.parametrize(
+    ("channel", "body", "field"),
+    [
+        ("sms", sms(reference="ref\x00"), "reference"),
+        ("sms", sms(personalisation={"name": "A\x00da"}), "personalisation"),
+        ("sms", sms(personalisation={"na\x00me": "Ada"}), "personalisation"),
+        ("email", email(personalisation={"name": ["Ada", "\x00"]}), "personalisation"),
+        ("letter", letter(reference="r\x00"), "reference"),
+    ],
+)
+def test_a_nul_character_anywhere_is_refused_before_anything_is_accepted(
+    gw: Gateway, channel: str, body: dict[str, Any], field: str
+) -> None:
+    """Found by the fuzz test: a reference holding U+0000 was answered 201, and then could never be stored
+    (PostgreSQL refuses NUL in text and jsonb), so an accepted notification would have ended in a dead-letter queue."""
+    assert_error(
+        gw.post(channel, body),
+        400,
+        "ValidationError",
+        f"{field} must not contain the NUL character (\\u0000)",
+    )
+    assert gw.ctx.broker.published == []
+    assert gw.post(channel, _without_nul(body)).status_code == 201  # the same send without it is accepted
+    assert len(gw.ctx.broker.published) == 1
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value

@@ -227,7 +227,8 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 SEND_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error(
-        "ValidationError (schema, recipient), BadRequestError (permissions, template, sender, team or trial "
+        "ValidationError (schema, recipient, a NUL character in any value), BadRequestError (permissions, template, "
+        "sender, team or trial "
         "restrictions, length, `Invalid JSON supplied in POST data`) or InvalidPhoneError"
     ),
     **_AUTH,
@@ -238,7 +239,7 @@ SEND_ERRORS: dict[int | str, dict[str, Any]] = {
 LETTER_ERRORS: dict[int | str, dict[str, Any]] = {
     **SEND_ERRORS,
     400: _error(
-        "ValidationError (schema, address, QR code too long, precompiled `reference`/`postage`) or "
+        "ValidationError (schema, address, QR code too long, precompiled `reference`/`postage`, a NUL character) or "
         "BadRequestError (permissions, template, `Invalid JSON supplied in POST data`, "
         "`Cannot decode letter content (invalid base64 encoding)`)"
     ),
