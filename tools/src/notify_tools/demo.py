@@ -64,6 +64,7 @@ def create_service_with_keys(
     user: dict[str, Any],
     key_prefix: str,
     sms_message_limit: int = 250000,
+    rate_limit: int = 3000,
 ) -> dict[str, Any]:
     """A live service run by ``user`` with one API key of each type (``<key_prefix>_<type>``), through the admin
     API. Returns ``service_id``, ``service_name``, ``api_keys`` (type → the full Notify-format key string, shown
@@ -77,6 +78,7 @@ def create_service_with_keys(
             "email_message_limit": 250000,
             "sms_message_limit": sms_message_limit,
             "letter_message_limit": 20000,
+            "rate_limit": rate_limit,
             "restricted": False,
         },
     )["data"]
@@ -93,7 +95,12 @@ def create_service_with_keys(
 
 
 def create_demo(
-    base_url: str, admin_secret: str, *, suffix: str | None = None, sms_message_limit: int = 250000
+    base_url: str,
+    admin_secret: str,
+    *,
+    suffix: str | None = None,
+    sms_message_limit: int = 250000,
+    rate_limit: int = 3000,
 ) -> dict[str, Any]:
     suffix = suffix or secrets.token_hex(4)
     admin = AdminClient(base_url, admin_secret)
@@ -105,6 +112,7 @@ def create_demo(
             user=user,
             key_prefix="demo",
             sms_message_limit=sms_message_limit,
+            rate_limit=rate_limit,
         )
         sid = made["service_id"]
         templates = {}

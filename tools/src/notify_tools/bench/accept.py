@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 
-from ..admin_client import AdminClient
 from ..demo import create_demo
 from ..launcher import RunningStack, free_port, launch
 from ..stack import processes
@@ -128,13 +127,7 @@ def _start_gateway_stack(infra: Infra, log_dir: Path) -> RunningStack:
 
 def prepare_sender(stack: RunningStack, *, limit: int) -> dict[str, Any]:
     """A demo service allowed ``limit`` texts today and a rate limit that will not refuse the benchmark."""
-    demo = create_demo(stack.base_url, stack.admin_secret, sms_message_limit=limit)
-    admin = AdminClient(stack.base_url, stack.admin_secret)
-    try:
-        admin.post(f"/service/{demo['service_id']}", {"rate_limit": 100_000_000})
-    finally:
-        admin.close()
-    return demo
+    return create_demo(stack.base_url, stack.admin_secret, sms_message_limit=limit, rate_limit=100_000_000)
 
 
 def _purge(amqp_url: str) -> None:
