@@ -90,6 +90,15 @@ def test_one_off_send_and_the_notification_list(stack: RunningStack, demo: dict[
             },
             400,
         ),
+        (  # U+0000 could never be stored: refused, as on the v2 routes, not accepted and lost
+            {
+                "template_id": demo["templates"]["email"],
+                "to": "x@example.gov.uk",
+                "created_by": owner,
+                "personalisation": {"name": "a\x00", "thing": "b"},
+            },
+            400,
+        ),
     ]
     for body, status in cases:
         with pytest.raises(AdminApiError) as refused:

@@ -44,6 +44,25 @@ class Accepted:
     smoke_test: bool
 
 
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def refuse_unstorable(body: dict[str, Any]) -> None:
+    """The first step of every send (v2 and the admin one-off): PostgreSQL cannot store U+0000 in text or jsonb, so
+    a send holding it anywhere (keys included), once accepted, could never be stored. Refused while the caller can
+    still be told."""
+    field = next((str(k) for k, v in body.items() if _holds_nul(k) or _holds_nul(v)), None)
+    if field is not None:
+        raise validation_error(f"{field} must not contain the NUL character (\\u0000)")
+
+
 def _event(
     kind: str,
     *,
@@ -144,6 +163,7 @@ def _display_sender(sender: str) -> str:
 def prepare_sms(
     *, body: dict[str, Any], service: dict[str, Any], key: Any, template: dict[str, Any] | None, root: str
 ) -> Accepted:
+    refuse_unstorable(body)
     try:
         phone = validate_phone_number(body["phone_number"])
     except InvalidRecipientError as exc:
@@ -208,6 +228,7 @@ def prepare_email(
 ) -> Accepted:
     """An email (public-api.md §5.2). Stores attached files through ``document_store`` (blocking I/O: callers
     run this in a worker thread when the body carries files)."""
+    refuse_unstorable(body)
     try:
         email = validate_email_address(body["email_address"])
     except InvalidRecipientError as exc:
@@ -305,6 +326,7 @@ def prepare_precompiled_letter(
     Its address is read from the PDF later, by delivery-letter; until then the recipient is the placeholder the
     public API shows as ``line_1``. The response is only the id, the reference and the postage.
     """
+    refuse_unstorable(body)
     postage = body.get("postage") or "second"
     event = _event(
         "letter",
@@ -327,6 +349,7 @@ def prepare_letter(
     *, body: dict[str, Any], service: dict[str, Any], key: Any, template: dict[str, Any] | None, root: str
 ) -> Accepted:
     """A templated letter (public-api.md §5.3): template checks, key and trial rules, then the address."""
+    refuse_unstorable(body)
     if CHANNEL_PERMISSION["letter"] not in service["permissions"]:
         raise bad_request(NOT_ALLOWED["letter"])
     template = check_template(template, "letter")

@@ -94,27 +94,6 @@ def _validate(schema: str, body: object) -> None:
         validate(schema, body)
     except ValidationFailed as exc:
         raise validation_error(*exc.messages) from exc
-    field = nul_field(body)
-    if field is not None:
-        # PostgreSQL cannot store U+0000 in text or jsonb: accepted, such a send could never be stored.
-        raise validation_error(f"{field} must not contain the NUL character (\\u0000)")
-
-
-def _holds_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
-
-
-def nul_field(body: object) -> str | None:
-    """The first top-level field of a request body holding U+0000 anywhere in it (keys included), or None."""
-    if isinstance(body, dict):
-        return next((str(k) for k, v in body.items() if _holds_nul(k) or _holds_nul(v)), None)
-    return None
 
 
 async def accept(ctx: Ctx, caller: Auth, accepted: Accepted) -> ORJSONResponse:
