@@ -202,8 +202,7 @@ def bare_app_url() -> Iterator[str]:
     import subprocess
     import sys
 
-    from notify_tools.bench.accept import _wait_up
-    from notify_tools.launcher import free_port
+    from notify_tools.launcher import free_port, wait_healthy
 
     port = free_port()
     child = subprocess.Popen(
@@ -212,7 +211,7 @@ def bare_app_url() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_up(f"http://127.0.0.1:{port}/health", child)
+        wait_healthy(f"http://127.0.0.1:{port}/health", child, timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
         child.terminate()

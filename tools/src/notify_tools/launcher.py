@@ -27,6 +27,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_healthy(url: str, child: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """Poll ``url`` until it answers 200; raise ``RuntimeError`` if ``child`` exits first, ``TimeoutError`` after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if child.poll() is not None:
+            raise RuntimeError(f"exited with {child.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not ready at {url} after {timeout:.0f}s")
+        time.sleep(0.2)
+
+
 def free_ports() -> Ports:
     return Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
 
@@ -74,17 +91,12 @@ class RunningStack:
         for name in names or list(self.procs):
             proc, child = self.procs[name]
             url = f"http://127.0.0.1:{proc.port}{proc.health_path}"
-            while True:
-                if child.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {child.returncode}:\n{self.tail(name)}")
-                try:
-                    if httpx.get(url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{name} not ready at {url} after {timeout}s:\n{self.tail(name)}")
-                time.sleep(0.2)
+            try:
+                wait_healthy(url, child, timeout=max(0.0, deadline - time.monotonic()))
+            except RuntimeError as exc:
+                raise RuntimeError(f"{name}: {exc}:\n{self.tail(name)}") from None
+            except TimeoutError as exc:
+                raise TimeoutError(f"{name}: {exc}:\n{self.tail(name)}") from None
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
         _, child = self.procs[name]

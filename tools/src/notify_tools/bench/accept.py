@@ -17,18 +17,18 @@ afterwards. The service's rate limit is raised so the limiter is exercised witho
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
+from notify_platform.broker import Broker
 
 from ..demo import create_demo
-from ..launcher import RunningStack, free_port, launch
+from ..launcher import RunningStack, free_port, launch, wait_healthy
 from ..stack import processes
 from ..testing import Infra
 from . import cpu
@@ -55,20 +55,6 @@ def sms_body(template_id: str) -> bytes:
     ).encode()
 
 
-def _wait_up(url: str, child: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise RuntimeError(f"{url}: exited with {child.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not up after {timeout}s")
-
-
 def bare(seconds: float, log_dir: Path) -> tuple[LoadResult, float]:
     """(wrk's figures, CPU ms per request of the server) for the bare FastAPI endpoint at saturation."""
     port = free_port()
@@ -80,7 +66,7 @@ def bare(seconds: float, log_dir: Path) -> tuple[LoadResult, float]:
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_up(f"http://127.0.0.1:{port}/health", child)
+        wait_healthy(f"http://127.0.0.1:{port}/health", child, timeout=60)
         body = sms_body("00000000-0000-4000-8000-000000000001")
         run_wrk(
             f"http://127.0.0.1:{port}", path=PATH, body=body, seconds=3, connections=CONNECTIONS
@@ -131,10 +117,6 @@ def prepare_sender(stack: RunningStack, *, limit: int) -> dict[str, Any]:
 
 
 def _purge(amqp_url: str) -> None:
-    import asyncio
-
-    from notify_platform.broker import Broker
-
     async def purge() -> None:
         broker = Broker(amqp_url, exchange_name="notify", producer="bench")
         await broker.connect()

@@ -39,23 +39,17 @@ GROWTH_MB = 10.0  # growth over the second half allowed as noise (and GROWTH_SHA
 GROWTH_SHARE = 0.10
 
 
-def _final_count(engine: Any, service_id: str) -> int:
+def _counts(engine: Any, service_id: str) -> tuple[int, int]:
+    """(this service's notifications, how many of them are final), in one query."""
     with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("SELECT count(*) FROM notifications WHERE service_id = :s AND status = ANY(:final)"),
-                {"s": service_id, "final": list(FINAL)},
-            ).scalar_one()
-        )
-
-
-def _total(engine: Any, service_id: str) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text("SELECT count(*) FROM notifications WHERE service_id = :s"), {"s": service_id}
-            ).scalar_one()
-        )
+        total, final = conn.execute(
+            text(
+                "SELECT count(*), count(*) FILTER (WHERE status = ANY(:final)) FROM notifications "
+                "WHERE service_id = :s"
+            ),
+            {"s": service_id, "final": list(FINAL)},
+        ).one()
+    return int(total), int(final)
 
 
 def _wait_final(stack: RunningStack, engine: Any, service_id: str, n: int, timeout: float) -> int:
@@ -65,8 +59,8 @@ def _wait_final(stack: RunningStack, engine: Any, service_id: str, n: int, timeo
     deadline = time.monotonic() + timeout
     settled = 0
     while True:
-        done = _final_count(engine, service_id)
-        if done >= n and done == _total(engine, service_id):
+        total, done = _counts(engine, service_id)
+        if done >= n and done == total:
             settled += 1
             if settled == 2:
                 return done
